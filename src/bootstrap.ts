@@ -1,0 +1,38 @@
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import { openDatabase } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { createTokenVerifier } from './auth.ts';
+import { TenantDirectory } from './modules/tenancy/directory.ts';
+import type { Services } from './services.ts';
+
+/**
+ * Opens the database, applies migrations and builds the process-wide services.
+ * Shared by the server, the CLI and the tests.
+ */
+export async function startServices(config: Config, logger: Logger): Promise<Services> {
+  const database = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DATABASE_POOL_SIZE,
+  });
+  try {
+    const { applied } = await migrate(database);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    return {
+      config,
+      database,
+      logger,
+      verifyToken: createTokenVerifier({
+        jwtSecret: config.AUTH_JWT_SECRET,
+        jwksUrl: config.AUTH_JWKS_URL,
+        issuer: config.AUTH_ISSUER,
+        audience: config.AUTH_AUDIENCE,
+      }),
+      tenants: new TenantDirectory(database),
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}

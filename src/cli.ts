@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { resolveSecrets } from './secrets.ts';
+import { startServices } from './bootstrap.ts';
+import { scopedTransaction } from './db/scope.ts';
+import { mintToken } from './tokens.ts';
+import { SCOPES } from './auth.ts';
+import { requiredText } from './validation.ts';
+import { NAME_MAX } from './modules/tenancy/service.ts';
+
+const USAGE = `usage:
+  npm run cli -- token --subject <sub> [--org <uuid>] [--workspace <uuid>] [--scopes "<scope> ..."]
+                       [--service] [--expires 12h]
+  npm run cli -- org create --name <name>
+
+scopes: ${SCOPES.join(' ')} (or *)`;
+
+async function main(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      subject: { type: 'string' },
+      org: { type: 'string' },
+      workspace: { type: 'string' },
+      scopes: { type: 'string', default: '*' },
+      service: { type: 'boolean', default: false },
+      expires: { type: 'string', default: '12h' },
+      name: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const logger = createLogger('warn');
+  const config = resolveSecrets(loadConfig(), logger);
+
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (positionals[0] === 'token') {
+    if (!config.AUTH_JWT_SECRET) throw new Error('minting tokens needs AUTH_JWT_SECRET');
+    const scopes = values.scopes!.split(/\s+/).filter(Boolean);
+    const unknown = scopes.filter((s) => s !== '*' && !(SCOPES as readonly string[]).includes(s));
+    if (unknown.length > 0) throw new Error(`unknown scopes: ${unknown.join(', ')}`);
+    const token = await mintToken(config.AUTH_JWT_SECRET, {
+      subject: values.subject ?? 'cli',
+      organizationId: values.org,
+      workspaceId: values.workspace,
+      scopes,
+      actorType: values.service ? 'service' : 'user',
+      expiresIn: values.expires,
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+    });
+    process.stdout.write(`${token}\n`);
+    return;
+  }
+  if (positionals[0] === 'org' && positionals[1] === 'create') {
+    const name = requiredText(values.name, 'name', NAME_MAX);
+    const services = await startServices(config, logger);
+    try {
+      const organization = await scopedTransaction(services.database.prisma, { kind: 'platform' }, (tx) =>
+        tx.organization.create({ data: { name } }),
+      );
+      process.stdout.write(`${JSON.stringify(organization)}\n`);
+    } finally {
+      await services.database.close();
+    }
+    return;
+  }
+  throw new Error(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,73 @@
+import DataLoader from 'dataloader';
+import type { Logger } from './logger.ts';
+import type { Principal } from './auth.ts';
+import type { PrismaClient } from './generated/prisma/client.ts';
+import { scopedClient, scopedTransaction, type DbScope, type Tx } from './db/scope.ts';
+import { forbidden } from './errors.ts';
+import type { Services } from './services.ts';
+
+/**
+ * Database access for one request. Every query runs under the caller's tenant scope;
+ * the platform path is separate and only reachable from platform-admin operations.
+ */
+export class RequestDb {
+  #client?: PrismaClient;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly principal: Principal,
+  ) {}
+
+  /** The caller's organization; FORBIDDEN for tokens that have none. */
+  get organizationId(): string {
+    const id = this.principal.organizationId;
+    if (!id) throw forbidden('this operation needs a token bound to an organization');
+    return id;
+  }
+
+  get scope(): DbScope {
+    return { kind: 'tenant', organizationId: this.organizationId, workspaceId: this.principal.workspaceId };
+  }
+
+  /** One tenant transaction. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return scopedTransaction(this.prisma, this.scope, fn);
+  }
+
+  /** One platform transaction (platform catalog, organizations). */
+  platformTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return scopedTransaction(this.prisma, { kind: 'platform' }, fn);
+  }
+
+  /** A tenant-scoped client for queries a library issues itself. */
+  get client(): PrismaClient {
+    this.#client ??= scopedClient(this.prisma, this.scope);
+    return this.#client;
+  }
+}
+
+export interface Context {
+  requestId: string;
+  principal: Principal;
+  logger: Logger;
+  services: Services;
+  db: RequestDb;
+  loaders: Map<string, DataLoader<unknown, unknown>>;
+}
+
+/**
+ * A DataLoader cached for the rest of the request under `name`, so that the same
+ * batch function shared by many fields of one response runs once per tick.
+ */
+export function loader<K, V>(
+  ctx: Context,
+  name: string,
+  batch: (keys: readonly K[]) => Promise<ReadonlyArray<V | Error>>,
+): DataLoader<K, V> {
+  let existing = ctx.loaders.get(name) as DataLoader<K, V> | undefined;
+  if (!existing) {
+    existing = new DataLoader<K, V>(batch, { maxBatchSize: 500 });
+    ctx.loaders.set(name, existing as DataLoader<unknown, unknown>);
+  }
+  return existing;
+}

@@ -1,0 +1,95 @@
+import type { Tx } from '../../db/scope.ts';
+import type { Context } from '../../context.ts';
+import { errorCodeOf } from '../../errors.ts';
+
+export type ResourceType =
+  | 'agent_catalog'
+  | 'agent_custom_provider'
+  | 'agent_model_access'
+  | 'agent_default_model'
+  | 'agent_credentials'
+  | 'workspace'
+  | 'organization';
+
+export type AuditAction = 'create' | 'update' | 'delete' | 'refresh' | 'validate' | 'read';
+
+export interface AuditSpec {
+  resourceType: ResourceType;
+  action: AuditAction;
+  /** Platform operations write through the platform path. */
+  platform?: boolean;
+}
+
+/**
+ * One audited operation. The operation's change goes through `commit`, which writes
+ * the SUCCESS event in the same transaction; `fail` writes the FAILURE event. Only
+ * identifiers are recorded: never argument values or secrets.
+ */
+export class AuditedOperation {
+  resourceId: string | null = null;
+  workspaceId: string | null;
+  organizationId: string | null;
+  #recorded = false;
+
+  constructor(
+    private readonly ctx: Context,
+    readonly spec: AuditSpec,
+  ) {
+    this.workspaceId = ctx.principal.workspaceId;
+    this.organizationId = ctx.principal.organizationId;
+  }
+
+  get recorded(): boolean {
+    return this.#recorded;
+  }
+
+  /** Runs the change in one transaction that also records its SUCCESS. */
+  commit<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const run = async (tx: Tx) => {
+      const result = await fn(tx);
+      await this.#insert(tx, 'SUCCESS', null);
+      return result;
+    };
+    return (this.spec.platform ? this.ctx.db.platformTransaction(run) : this.ctx.db.transaction(run)).then(
+      (result) => {
+        this.#recorded = true;
+        return result;
+      },
+    );
+  }
+
+  /** Records the FAILURE; a failure to record is logged, never hides the original error. */
+  async fail(error: unknown): Promise<void> {
+    if (this.#recorded) return;
+    this.#recorded = true;
+    const code = errorCodeOf(error);
+    try {
+      const write = (tx: Tx) => this.#insert(tx, 'FAILURE', code);
+      if (this.spec.platform || !this.organizationId) {
+        if (!this.ctx.principal.organizationId) this.organizationId = null;
+        await this.ctx.db.platformTransaction(write);
+      } else {
+        await this.ctx.db.transaction(write);
+      }
+    } catch (auditError) {
+      this.ctx.logger.error({ err: auditError, requestId: this.ctx.requestId }, 'could not record audit failure');
+    }
+  }
+
+  async #insert(tx: Tx, status: 'SUCCESS' | 'FAILURE', errorCode: string | null) {
+    await tx.auditEvent.create({
+      data: {
+        organizationId: this.organizationId,
+        workspaceId: this.workspaceId,
+        resourceType: this.spec.resourceType,
+        action: this.spec.action,
+        resourceId: this.resourceId,
+        status,
+        errorCode,
+        actorSubject: this.ctx.principal.subject,
+        actorType: this.ctx.principal.actorType,
+        requestId: this.ctx.requestId,
+      },
+    });
+  }
+}

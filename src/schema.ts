@@ -1,0 +1,17 @@
+import { GraphQLDirective, GraphQLList, GraphQLNonNull, GraphQLString, DirectiveLocation } from 'graphql';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { builder } from './builder.ts';
+import './modules/tenancy/schema.ts';
+
+const authDirective = new GraphQLDirective({
+  name: 'auth',
+  description: 'The scopes a field requires (all of them).',
+  locations: [DirectiveLocation.FIELD_DEFINITION],
+  args: { requires: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(GraphQLString))) } },
+});
+
+export const schema = builder.toSchema({ directives: [authDirective], sortSchema: false });
+
+export function printSchema(): string {
+  return `${printSchemaWithDirectives(schema).trim()}\n`;
+}

@@ -1,0 +1,14 @@
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import type { Logger } from './logger.ts';
+import type { TokenVerifier } from './auth.ts';
+import type { TenantDirectory } from './modules/tenancy/directory.ts';
+
+/** Process-wide dependencies, built once at startup and shared by every request. */
+export interface Services {
+  config: Config;
+  database: Database;
+  logger: Logger;
+  verifyToken: TokenVerifier;
+  tenants: TenantDirectory;
+}
