@@ -4,6 +4,7 @@ import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { createTokenVerifier } from './auth.ts';
 import { TenantDirectory } from './modules/tenancy/directory.ts';
+import { SecretBox } from './crypto.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -11,6 +12,8 @@ import type { Services } from './services.ts';
  * Shared by the server, the CLI and the tests.
  */
 export async function startServices(config: Config, logger: Logger): Promise<Services> {
+  if (!config.DB_ENCRYPTION_KEY) throw new Error('DB_ENCRYPTION_KEY is not set');
+  const secretBox = SecretBox.fromConfig(config.DB_ENCRYPTION_KEY, config.DB_ENCRYPTION_KEYS_PREVIOUS);
   const database = await openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
@@ -30,6 +33,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
         audience: config.AUTH_AUDIENCE,
       }),
       tenants: new TenantDirectory(database),
+      secretBox,
     };
   } catch (error) {
     await database.close();

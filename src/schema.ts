@@ -2,6 +2,8 @@ import { GraphQLDirective, GraphQLList, GraphQLNonNull, GraphQLString, Directive
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { builder } from './builder.ts';
 import './modules/tenancy/schema.ts';
+import './modules/providers/schema.ts';
+import './modules/catalog/schema.ts';
 
 const authDirective = new GraphQLDirective({
   name: 'auth',

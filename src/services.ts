@@ -3,6 +3,7 @@ import type { Database } from './db/database.ts';
 import type { Logger } from './logger.ts';
 import type { TokenVerifier } from './auth.ts';
 import type { TenantDirectory } from './modules/tenancy/directory.ts';
+import type { SecretBox } from './crypto.ts';
 
 /** Process-wide dependencies, built once at startup and shared by every request. */
 export interface Services {
@@ -11,4 +12,5 @@ export interface Services {
   logger: Logger;
   verifyToken: TokenVerifier;
   tenants: TenantDirectory;
+  secretBox: SecretBox;
 }

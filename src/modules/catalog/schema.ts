@@ -1,0 +1,96 @@
+import { builder } from '../../builder.ts';
+import { connectionOf } from '../../connections.ts';
+import { loader, type Context } from '../../context.ts';
+import type { AgentCatalog, AgentCustomProvider } from '../../generated/prisma/client.ts';
+import { CustomProviderRef } from '../providers/schema.ts';
+import { asMetadata, capabilitiesOf, limitsOf, pricingOf } from './metadata.ts';
+import type { CatalogOrigin } from './filter.ts';
+
+export const CatalogOriginEnum = builder.enumType('CatalogOrigin', {
+  values: {
+    PLATFORM: { description: 'Shipped with the service; organization_id is null; read-only for tenants.' },
+    ORGANIZATION: { description: 'Created by the organization (cloud deployments: Bedrock, Azure, Vertex).' },
+    CUSTOM_PROVIDER: { description: "Discovered from one of the organization's custom providers." },
+  } as const,
+});
+
+export function originOf(row: Pick<AgentCatalog, 'organizationId' | 'customProviderId'>): CatalogOrigin {
+  if (row.organizationId === null) return 'PLATFORM';
+  return row.customProviderId ? 'CUSTOM_PROVIDER' : 'ORGANIZATION';
+}
+
+const ModelLimits = builder.objectRef<ReturnType<typeof limitsOf>>('ModelLimits').implement({
+  fields: (t) => ({
+    maxInputTokens: t.exposeInt('maxInputTokens', { nullable: true }),
+    maxOutputTokens: t.exposeInt('maxOutputTokens', { nullable: true }),
+  }),
+});
+
+const ModelPricing = builder.objectRef<ReturnType<typeof pricingOf>>('ModelPricing').implement({
+  fields: (t) => ({
+    inputCostPerToken: t.exposeFloat('inputCostPerToken', { nullable: true, description: 'USD per input token.' }),
+    outputCostPerToken: t.exposeFloat('outputCostPerToken', { nullable: true, description: 'USD per output token.' }),
+  }),
+});
+
+/** Custom providers of one organization by id, batched per request. */
+export function customProviderLoader(ctx: Context) {
+  return loader<string, AgentCustomProvider | null>(ctx, 'customProviderById', async (ids) => {
+    const rows = await ctx.db.transaction((tx) =>
+      tx.agentCustomProvider.findMany({ where: { id: { in: [...ids] }, organizationId: ctx.db.organizationId } }),
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
+  name: 'CatalogEntry',
+  id: { field: 'id' },
+  findUnique: (id, ctx) => ({ id, OR: [{ organizationId: ctx.db.organizationId }, { organizationId: null }] }),
+  fields: (t) => ({
+    databaseId: t.expose('id', { type: 'UUID' }),
+    modelProvider: t.exposeString('modelProvider'),
+    modelName: t.exposeString('modelName'),
+    displayName: t.exposeString('displayName', { nullable: true }),
+    origin: t.field({ type: CatalogOriginEnum, resolve: (row) => originOf(row) }),
+    organizationId: t.expose('organizationId', { type: 'UUID', nullable: true }),
+    customProvider: t.field({
+      type: CustomProviderRef,
+      nullable: true,
+      resolve: (row, _args, ctx) => (row.customProviderId ? customProviderLoader(ctx).load(row.customProviderId) : null),
+    }),
+    metadata: t.field({
+      type: 'JSONObject',
+      description: 'Everything known about the model, as stored (platform data, discovery payload or cloud config).',
+      resolve: (row) => asMetadata(row.modelMetadata),
+    }),
+    capabilities: t.stringList({
+      description:
+        'Capability flags that are true, without the supports_ prefix, sorted (e.g. function_calling, vision).',
+      resolve: (row) => capabilitiesOf(asMetadata(row.modelMetadata)),
+    }),
+    limits: t.field({ type: ModelLimits, resolve: (row) => limitsOf(asMetadata(row.modelMetadata)) }),
+    pricing: t.field({ type: ModelPricing, resolve: (row) => pricingOf(asMetadata(row.modelMetadata)) }),
+    lastRefreshedAt: t.expose('lastRefreshedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+export const CatalogEntryConnection = connectionOf(CatalogEntryRef, 'CatalogEntry');
+
+export const CatalogEntryFilterInput = builder.inputType('CatalogEntryFilter', {
+  fields: (t) => ({
+    provider: t.string({ description: 'Exact match on model_provider.' }),
+    modelNameContains: t.string({ description: 'Case-insensitive substring of model_name; % and _ match themselves.' }),
+    origin: t.field({ type: CatalogOriginEnum }),
+    customProviderId: t.id(),
+    enabledForOrganization: t.boolean({
+      description: 'Only entries that have (true) or lack (false) an organization-level grant.',
+    }),
+    capabilities: t.stringList({
+      description: 'Only entries whose capabilities include all of these (names as in CatalogEntry.capabilities).',
+    }),
+  }),
+});
