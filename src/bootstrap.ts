@@ -5,6 +5,7 @@ import { migrate } from './db/migrate.ts';
 import { createTokenVerifier } from './auth.ts';
 import { TenantDirectory } from './modules/tenancy/directory.ts';
 import { SecretBox } from './crypto.ts';
+import { createRateLimiter } from './rate-limit.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -18,6 +19,12 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolSize: config.DATABASE_POOL_SIZE,
+    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+    limits: {
+      statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+      transactionTimeoutMs: config.DB_TRANSACTION_TIMEOUT_MS,
+      maxWaitMs: config.DB_CONNECT_TIMEOUT_MS,
+    },
   });
   try {
     const { applied } = await migrate(database);
@@ -34,6 +41,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
       }),
       tenants: new TenantDirectory(database),
       secretBox,
+      rateLimiter: createRateLimiter(config, logger),
     };
   } catch (error) {
     await database.close();

@@ -25,6 +25,22 @@ const envSchema = z.object({
   DB_ENCRYPTION_KEYS_PREVIOUS: optionalString,
   DISCOVERY_DENY_PRIVATE_NETWORKS: boolFromEnv.default(false),
   PLATFORM_CATALOG_FILE: optionalString,
+  // Query protections (see README, "Limits").
+  MAX_QUERY_DEPTH: z.coerce.number().int().min(1).max(100).default(12),
+  MAX_QUERY_ALIASES: z.coerce.number().int().min(0).max(1000).default(15),
+  MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).max(1000).default(10),
+  MAX_QUERY_TOKENS: z.coerce.number().int().min(10).max(1_000_000).default(3000),
+  MAX_QUERY_COST: z.coerce.number().int().min(1).max(10_000_000).default(25_000),
+  MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(2 * 1024 * 1024),
+  MAX_BATCH_OPERATIONS: z.coerce.number().int().min(0).max(100).default(0),
+  INTROSPECTION: z.enum(['public', 'authenticated', 'disabled']).optional(),
+  RATE_LIMIT_POINTS: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  REDIS_URL: optionalString,
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(10).max(600_000).default(10_000),
+  DB_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
 
 export type Config = z.infer<typeof envSchema>;

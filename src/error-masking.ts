@@ -13,6 +13,23 @@ import { AppError, isUniqueViolation } from './errors.ts';
  */
 export function useErrorCodes(): Plugin<Context> {
   return {
+    // Protections (depth, aliases, ...) report plain GraphQLErrors from validation.
+    onValidate() {
+      return ({ result, setResult }) => {
+        if (result.some((error) => typeof error.extensions?.code !== 'string')) {
+          setResult(
+            result.map((error) =>
+              typeof error.extensions?.code === 'string'
+                ? error
+                : new GraphQLError(error.message, {
+                    nodes: error.nodes,
+                    extensions: { ...error.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
+                  }),
+            ),
+          );
+        }
+      };
+    },
     onExecute() {
       return {
         onExecuteDone({ result, setResult, args }) {
@@ -46,10 +63,44 @@ function withCode(error: GraphQLError, ctx: Context): GraphQLError {
       extensions: { code: 'CONFLICT' },
     });
   }
-  ctx.logger.error({ err: original ?? error, path: error.path, requestId: ctx.requestId }, 'unexpected error');
+  const infrastructure = infrastructureFailure(original);
+  ctx.logger.error({ err: original ?? error, path: error.path, requestId: ctx.requestId }, infrastructure ?? 'unexpected error');
+  if (infrastructure) {
+    return new GraphQLError(infrastructure, {
+      nodes: error.nodes,
+      path: error.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR', retryable: true, requestId: ctx.requestId },
+    });
+  }
   return new GraphQLError('Unexpected error', {
     nodes: error.nodes,
     path: error.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: ctx.requestId },
   });
+}
+
+// PostgreSQL SQLSTATEs and Prisma/Node codes that mean "the database is not there".
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND',
+  'P1001', 'P1002', 'P1017', 'P2024', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006',
+]);
+const CANCELLED_CODES = new Set(['57014', 'P2028']);
+
+/**
+ * A short, safe explanation when a failure comes from the database being
+ * unreachable or too slow, so callers know to retry; undefined otherwise.
+ */
+function infrastructureFailure(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current && depth < 6; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    const text = typeof message === 'string' ? message : '';
+    if ((typeof code === 'string' && UNAVAILABLE_CODES.has(code)) || /ECONNREFUSED|Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(text)) {
+      return 'The database is unavailable; retry shortly.';
+    }
+    if ((typeof code === 'string' && CANCELLED_CODES.has(code)) || /statement timeout|canceling statement|Transaction already closed|expired transaction/i.test(text)) {
+      return 'The operation took too long and was cancelled; retry shortly.';
+    }
+    current = cause ?? (current as { originalError?: unknown }).originalError;
+  }
+  return undefined;
 }

@@ -1,12 +1,20 @@
 import crypto from 'node:crypto';
-import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError, Kind, type DocumentNode, type ExecutionResult } from 'graphql';
+import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { schema } from './schema.ts';
-import { bearerToken } from './auth.ts';
+import { bearerToken, type Principal } from './auth.ts';
 import { RequestDb, type Context } from './context.ts';
 import { useErrorCodes } from './error-masking.ts';
+import { queryProtections } from './protection.ts';
+import { unauthenticated } from './errors.ts';
 import type { Services } from './services.ts';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Stands in for the caller of an unauthenticated introspection query (INTROSPECTION=public). */
+const ANONYMOUS: Principal = { subject: 'anonymous', actorType: 'USER', organizationId: null, workspaceId: null, scopes: [] };
 
 export interface AppOptions {
   /** Pre-filled into GraphiQL's headers (development only). */
@@ -15,8 +23,81 @@ export interface AppOptions {
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
 
+function onlyIntrospection(document: DocumentNode): boolean {
+  return document.definitions.every(
+    (definition) =>
+      definition.kind !== Kind.OPERATION_DEFINITION ||
+      definition.selectionSet.selections.every(
+        (selection) => selection.kind === Kind.FIELD && selection.name.value.startsWith('__'),
+      ),
+  );
+}
+
+/** Anonymous callers may introspect and nothing else. */
+function useAnonymousIntrospectionOnly(): Plugin<Context> {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as Context;
+      if (ctx.principal === ANONYMOUS && !onlyIntrospection(args.document)) {
+        setResultAndStopExecution({ errors: [unauthenticated('missing bearer token')] });
+      }
+    },
+  };
+}
+
+/** Requests larger than the limit are refused before their body is read. */
+function useRequestSizeLimit(maxBytes: number): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (request.method !== 'POST') return;
+      const refuse = (status: number, message: string) =>
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }), {
+            status,
+            headers: { 'content-type': 'application/json' },
+          }),
+        );
+      const length = request.headers.get('content-length');
+      if (length === null) return refuse(411, 'A Content-Length header is required.');
+      if (!/^\d+$/.test(length) || Number(length) > maxBytes) {
+        return refuse(413, `The request body exceeds ${maxBytes} bytes.`);
+      }
+    },
+  };
+}
+
+/** Gives up on an operation that outlives the request deadline. */
+function useDeadline(timeoutMs: number): Plugin {
+  return {
+    onExecute({ executeFn, setExecuteFn }) {
+      setExecuteFn(async (args) => {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<ExecutionResult>((resolve) => {
+          timer = setTimeout(
+            () =>
+              resolve({
+                errors: [
+                  new GraphQLError(`The request did not finish within ${timeoutMs} ms.`, {
+                    extensions: { code: 'INTERNAL_SERVER_ERROR', retryable: true },
+                  }),
+                ],
+              }),
+            timeoutMs,
+          );
+        });
+        try {
+          return await Promise.race([executeFn(args) as Promise<ExecutionResult>, deadline]);
+        } finally {
+          clearTimeout(timer);
+        }
+      });
+    },
+  };
+}
+
 export function createApp(services: Services, options: AppOptions = {}): App {
-  const { database, logger } = services;
+  const { database, logger, config } = services;
+  const introspection = config.INTROSPECTION ?? (config.NODE_ENV === 'production' ? 'authenticated' : 'public');
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -24,20 +105,34 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     landingPage: false,
     logging: logger.child({ component: 'yoga' }),
     maskedErrors: true,
+    batching: config.MAX_BATCH_OPERATIONS > 0 ? { limit: config.MAX_BATCH_OPERATIONS } : false,
     graphiql: {
       title: 'Model control plane',
       defaultQuery: '{\n  viewer {\n    subject\n    scopes\n    organization { name }\n  }\n}\n',
       ...(options.graphiqlToken ? { headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) } : {}),
     },
     plugins: [
+      useRequestSizeLimit(config.MAX_REQUEST_BYTES),
+      useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
       useReadinessCheck({ endpoint: '/readyz', check: () => database.ping() }),
+      ...queryProtections(config, schema),
+      ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
+      useAnonymousIntrospectionOnly(),
+      useDeadline(config.REQUEST_TIMEOUT_MS),
       useErrorCodes(),
     ],
     context: async ({ request }) => {
       const offered = request.headers.get('x-request-id');
       const requestId = offered && REQUEST_ID_PATTERN.test(offered) ? offered : crypto.randomUUID();
-      const principal = await services.verifyToken(bearerToken(request.headers.get('authorization')));
-      await services.tenants.assertActive(principal);
+      const authorization = request.headers.get('authorization');
+      const principal =
+        authorization === null && introspection === 'public'
+          ? ANONYMOUS
+          : await services.verifyToken(bearerToken(authorization));
+      if (principal !== ANONYMOUS) {
+        await services.rateLimiter.consume(principal);
+        await services.tenants.assertActive(principal);
+      }
       return {
         requestId,
         principal,

@@ -4,6 +4,7 @@ import type { Logger } from './logger.ts';
 import type { TokenVerifier } from './auth.ts';
 import type { TenantDirectory } from './modules/tenancy/directory.ts';
 import type { SecretBox } from './crypto.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 /** Process-wide dependencies, built once at startup and shared by every request. */
 export interface Services {
@@ -13,4 +14,5 @@ export interface Services {
   verifyToken: TokenVerifier;
   tenants: TenantDirectory;
   secretBox: SecretBox;
+  rateLimiter: RateLimiter;
 }

@@ -6,6 +6,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
+import { setTransactionLimits, type TransactionLimits } from './scope.ts';
 
 /** One SQL session for administrative work (migrations), outside Prisma. */
 export interface SqlSession {
@@ -29,16 +30,23 @@ export interface DatabaseOptions {
   /** PGlite data directory, or 'memory://' for a throw-away database. */
   dataDir: string;
   poolSize?: number;
+  /** How long to wait for a PostgreSQL connection before failing. */
+  connectTimeoutMs?: number;
+  limits?: TransactionLimits;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize ?? 10)
-    : openPglite(options.dataDir);
+  const database = options.databaseUrl ? openPostgres(options) : await openPglite(options.dataDir);
+  if (options.limits) setTransactionLimits(database.prisma, options.limits);
+  return database;
 }
 
-function openPostgres(url: string, poolSize: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+function openPostgres(options: DatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+  });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

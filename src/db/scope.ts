@@ -14,16 +14,31 @@ export type DbScope =
 
 export type Tx = Prisma.TransactionClient;
 
-const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 20_000 } as const;
+export interface TransactionLimits {
+  /** Longest a single statement may run before the database cancels it. */
+  statementTimeoutMs: number;
+  /** Longest a transaction may stay open. */
+  transactionTimeoutMs: number;
+  /** Longest a transaction may wait for a connection. */
+  maxWaitMs: number;
+}
 
-function scopeStatement(prisma: PrismaClient | Tx, scope: DbScope) {
-  if (scope.kind === 'platform') {
-    return prisma.$executeRaw`SELECT set_config('role', 'mcp_platform', true),
-      set_config('app.current_org_id', '', true), set_config('app.current_workspace_id', '', true)`;
-  }
-  return prisma.$executeRaw`SELECT set_config('role', 'mcp_app', true),
-    set_config('app.current_org_id', ${scope.organizationId}, true),
-    set_config('app.current_workspace_id', ${scope.workspaceId ?? ''}, true)`;
+const DEFAULT_LIMITS: TransactionLimits = { statementTimeoutMs: 10_000, transactionTimeoutMs: 20_000, maxWaitMs: 10_000 };
+const limitsByClient = new WeakMap<PrismaClient, TransactionLimits>();
+
+/** Sets the limits every scoped transaction of `prisma` runs under. */
+export function setTransactionLimits(prisma: PrismaClient, limits: TransactionLimits): void {
+  limitsByClient.set(prisma, limits);
+}
+
+function scopeStatement(prisma: PrismaClient | Tx, scope: DbScope, limits: TransactionLimits) {
+  const role = scope.kind === 'platform' ? 'mcp_platform' : 'mcp_app';
+  const organizationId = scope.kind === 'tenant' ? scope.organizationId : '';
+  const workspaceId = scope.kind === 'tenant' ? (scope.workspaceId ?? '') : '';
+  return prisma.$executeRaw`SELECT set_config('role', ${role}, true),
+    set_config('app.current_org_id', ${organizationId}, true),
+    set_config('app.current_workspace_id', ${workspaceId}, true),
+    set_config('statement_timeout', ${String(limits.statementTimeoutMs)}, true)`;
 }
 
 /** Runs `fn` in one transaction under `scope`. */
@@ -32,10 +47,14 @@ export async function scopedTransaction<T>(
   scope: DbScope,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
-  return prisma.$transaction(async (tx) => {
-    await scopeStatement(tx, scope);
-    return fn(tx);
-  }, TRANSACTION_OPTIONS);
+  const limits = limitsByClient.get(prisma) ?? DEFAULT_LIMITS;
+  return prisma.$transaction(
+    async (tx) => {
+      await scopeStatement(tx, scope, limits);
+      return fn(tx);
+    },
+    { maxWait: limits.maxWaitMs, timeout: limits.transactionTimeoutMs },
+  );
 }
 
 /**
@@ -43,11 +62,12 @@ export async function scopedTransaction<T>(
  * `scope`. Used where a library issues the queries (Pothos node lookups).
  */
 export function scopedClient(prisma: PrismaClient, scope: DbScope): PrismaClient {
+  const limits = limitsByClient.get(prisma) ?? DEFAULT_LIMITS;
   return prisma.$extends({
     query: {
       $allModels: {
         async $allOperations({ args, query }) {
-          const [, result] = await prisma.$transaction([scopeStatement(prisma, scope), query(args)]);
+          const [, result] = await prisma.$transaction([scopeStatement(prisma, scope, limits), query(args)]);
           return result;
         },
       },

@@ -1,0 +1,49 @@
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Principal } from './auth.ts';
+import { AppError } from './errors.ts';
+
+export interface RateLimiter {
+  /** Spends one request of the actor's budget; RATE_LIMITED when it is used up. */
+  consume(principal: Principal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A fixed-window budget per actor (organization + subject). In memory by default;
+ * in Redis when REDIS_URL is set so that several instances share it, with the
+ * in-memory limiter as insurance while Redis is unreachable.
+ */
+export function createRateLimiter(config: Config, logger: Logger): RateLimiter {
+  if (config.RATE_LIMIT_POINTS === 0) return { consume: async () => {}, close: async () => {} };
+  const options = { points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_SECONDS, keyPrefix: 'mcp-rl' };
+  let redis: Redis | undefined;
+  let limiter: RateLimiterAbstract;
+  if (config.REDIS_URL) {
+    redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+    redis.on('error', (error) => logger.warn({ err: error }, 'rate limiter: redis error, using in-memory budget'));
+    limiter = new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) });
+  } else {
+    limiter = new RateLimiterMemory(options);
+  }
+  return {
+    async consume(principal) {
+      const key = `${principal.organizationId ?? '-'}:${principal.subject}`;
+      try {
+        await limiter.consume(key);
+      } catch (result) {
+        if (!(result instanceof RateLimiterRes)) throw result;
+        const retryAfter = Math.max(1, Math.ceil(result.msBeforeNext / 1000));
+        throw new AppError('RATE_LIMITED', `Too many requests; retry after ${retryAfter} s.`, {
+          retryAfter,
+          http: { status: 429, headers: { 'Retry-After': String(retryAfter) } },
+        });
+      }
+    },
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}
