@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
+import { scopedTransaction } from '../../src/db/scope.ts';
+
+let t: TestApp;
+let token: string;
+
+beforeAll(async () => {
+  t = await startTestApp({ MAX_QUERY_COST: '500', MAX_REQUEST_BYTES: '4096', MAX_QUERY_TOKENS: '200' });
+  ({ token } = await t.organization());
+});
+afterAll(() => t.close());
+
+describe('query protections', () => {
+  it('refuses too many aliases with a coded validation error', async () => {
+    const response = await t.request(`{ ${Array.from({ length: 16 }, (_, i) => `a${i}: viewer { subject }`).join(' ')} }`, {}, { token });
+    expect(codes(response)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(response.errors?.[0]?.message).toMatch(/Aliases limit of 15/);
+  });
+
+  it('refuses queries nested deeper than the limit', async () => {
+    let selection = 'id';
+    for (let i = 0; i < 14; i++) selection = `... on Query { viewer { organization { ${selection} } } }`;
+    const response = await t.request(`{ ${selection} }`, {}, { token });
+    expect(codes(response)).toContain('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('refuses too many directives', async () => {
+    const response = await t.request(`{ viewer { subject ${'@include(if: true) '.repeat(11)} } }`, {}, { token });
+    expect(codes(response)).toContain('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('refuses documents with too many tokens before parsing them fully', async () => {
+    const response = await t.request(`{ viewer { ${'subject '.repeat(300)} } }`, {}, { token });
+    expect(codes(response)).toEqual(['GRAPHQL_PARSE_FAILED']);
+  });
+
+  it('multiplies connection sizes into the cost and refuses expensive operations without touching data', async () => {
+    const cheap = await t.request('{ workspaces(first: 10) { edges { node { id name } } } }', {}, { token });
+    ok(cheap);
+    const expensive = await t.request(
+      `query($n: Int) { workspaces(first: $n) { edges { node { id name createdAt databaseId } } totalCount } }`,
+      { n: 100 },
+      { token },
+    );
+    expect(codes(expensive)).toEqual(['BAD_USER_INPUT']);
+    expect(expensive.errors?.[0]?.extensions).toMatchObject({ maximumCost: 500 });
+    // Refused during validation: execution never started, so no resolver touched the database.
+    expect(expensive.data).toBeUndefined();
+  });
+
+  it('refuses bodies over the size limit and bodies of unknown length', async () => {
+    const big = JSON.stringify({ query: `{ viewer { subject } }`, variables: { pad: 'x'.repeat(5000) } });
+    const tooBig = await t.app.fetch('http://test.local/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': String(big.length) },
+      body: big,
+    });
+    expect(tooBig.status).toBe(413);
+    expect(((await tooBig.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('refuses batched operations by default', async () => {
+    const response = await t.app.fetch('http://test.local/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify([{ query: '{ viewer { subject } }' }, { query: '{ viewer { subject } }' }]),
+    });
+    expect(response.status).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe('introspection and suggestions', () => {
+  it('is public in development, authenticated-only in production, and can be disabled', async () => {
+    const query = '{ __schema { queryType { name } } }';
+    ok(await t.request(query, {}, { token: null }));
+    // Anonymous callers may introspect but nothing else.
+    expect((await t.request('{ __schema { queryType { name } } viewer { subject } }', {}, { token: null })).status).toBe(401);
+
+    const production = await startTestApp({ NODE_ENV: 'production' });
+    try {
+      const { token: prodToken } = await production.organization();
+      expect((await production.request(query, {}, { token: null })).status).toBe(401);
+      ok(await production.request(query, {}, { token: prodToken }));
+      const typo = await production.request('{ viewer { subjec } }', {}, { token: prodToken });
+      expect(typo.errors?.[0]?.message).not.toMatch(/Did you mean/);
+    } finally {
+      await production.close();
+    }
+
+    const disabled = await startTestApp({ INTROSPECTION: 'disabled' });
+    try {
+      const { token: anyToken } = await disabled.organization();
+      expect((await disabled.request(query, {}, { token: anyToken })).errors?.length).toBeGreaterThan(0);
+    } finally {
+      await disabled.close();
+    }
+  });
+
+  it('suggests field names in development', async () => {
+    const typo = await t.request('{ viewer { subjec } }', {}, { token });
+    expect(typo.errors?.[0]?.message).toMatch(/Did you mean/);
+  });
+});
+
+describe('database timeouts', () => {
+  // PGlite runs statements to completion (no timer interrupts in its single-threaded
+  // engine); on PostgreSQL the limit is enforced by the server.
+  it.skipIf(!process.env.DATABASE_URL)('cancels a statement that outlives DB_STATEMENT_TIMEOUT_MS and keeps serving', async () => {
+    const app = await startTestApp({ DB_STATEMENT_TIMEOUT_MS: '50' });
+    try {
+      const org = await app.organization();
+      await expect(
+        scopedTransaction(app.services.database.prisma, { kind: 'tenant', organizationId: org.id }, (tx) =>
+          tx.$queryRaw`SELECT pg_sleep(1)::text`,
+        ),
+      ).rejects.toThrow(/statement timeout|canceling statement/i);
+      ok(await app.request('{ workspaces { totalCount } }', {}, { token: org.token }));
+    } finally {
+      await app.close();
+    }
+  });
+});
