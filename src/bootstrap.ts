@@ -48,3 +48,9 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
     throw error;
   }
 }
+
+/** Releases what startServices opened. */
+export async function stopServices(services: Services): Promise<void> {
+  await services.rateLimiter.close();
+  await services.database.close();
+}

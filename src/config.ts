@@ -40,6 +40,8 @@ const envSchema = z.object({
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(10).max(600_000).default(10_000),
   DB_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(120_000).default(1_000),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
 

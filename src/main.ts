@@ -2,12 +2,10 @@ import http from 'node:http';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { resolveSecrets } from './secrets.ts';
-import { startServices } from './bootstrap.ts';
+import { startServices, stopServices } from './bootstrap.ts';
 import { createApp } from './server.ts';
 import { ensureDemoTenant } from './modules/tenancy/demo.ts';
 import { mintToken } from './tokens.ts';
-
-const SHUTDOWN_GRACE_MS = 15_000;
 
 async function main() {
   const baseConfig = loadConfig();
@@ -27,7 +25,8 @@ async function main() {
     });
   }
 
-  const app = createApp(services, { graphiqlToken });
+  let stopping = false;
+  const app = createApp(services, { graphiqlToken, isDraining: () => stopping });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
@@ -41,18 +40,23 @@ async function main() {
     );
   }
 
-  let stopping = false;
+  // Shutdown: fail readiness and keep serving for SHUTDOWN_DRAIN_MS (so balancers
+  // stop routing here and every connection already queued is read), then stop
+  // accepting, finish in-flight requests, and close the database.
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing accepted requests');
+    logger.info({ signal, drainMs: config.SHUTDOWN_DRAIN_MS }, 'shutting down: draining');
+    setTimeout(closeServer, config.SHUTDOWN_DRAIN_MS);
+  };
+  const closeServer = () => {
     const force = setTimeout(() => {
       logger.warn('shutdown grace period over; closing remaining connections');
       server.closeAllConnections();
-    }, SHUTDOWN_GRACE_MS);
+    }, config.SHUTDOWN_GRACE_MS);
     force.unref();
     server.close(() => {
-      void services.database.close().then(
+      void stopServices(services).then(
         () => {
           logger.info('stopped');
           process.exit(0);
@@ -63,7 +67,6 @@ async function main() {
         },
       );
     });
-    server.closeIdleConnections();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

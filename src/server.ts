@@ -19,6 +19,8 @@ const ANONYMOUS: Principal = { subject: 'anonymous', actorType: 'USER', organiza
 export interface AppOptions {
   /** Pre-filled into GraphiQL's headers (development only). */
   graphiqlToken?: string;
+  /** True once shutdown has begun: readiness fails so load balancers stop routing here. */
+  isDraining?: () => boolean;
 }
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
@@ -114,7 +116,10 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     plugins: [
       useRequestSizeLimit(config.MAX_REQUEST_BYTES),
       useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
-      useReadinessCheck({ endpoint: '/readyz', check: () => database.ping() }),
+      useReadinessCheck({
+        endpoint: '/readyz',
+        check: async () => !options.isDraining?.() && (await database.ping()),
+      }),
       ...queryProtections(config, schema),
       ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
       useAnonymousIntrospectionOnly(),

@@ -4,7 +4,7 @@ import { print, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
-import { startServices } from '../../src/bootstrap.ts';
+import { startServices, stopServices } from '../../src/bootstrap.ts';
 import { createApp, type App } from '../../src/server.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
 import { mintToken, type TokenClaims } from '../../src/tokens.ts';
@@ -90,7 +90,7 @@ export async function startTestApp(overrides: Partial<Record<keyof Config, strin
       return { id: organization.id, token: await token({ organizationId: organization.id }) };
     },
     async close() {
-      await services.database.close();
+      await stopServices(services);
       await database.drop();
     },
   };

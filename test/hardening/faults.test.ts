@@ -1,0 +1,140 @@
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { startTestApp, ok, codes } from '../support/harness.ts';
+
+/** A TCP proxy in front of PostgreSQL that the test can cut and restore. */
+async function databaseProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    async cut() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+        sockets.clear();
+      });
+    },
+    async restore() {
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    },
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('database faults', () => {
+  it.skipIf(!process.env.DATABASE_URL)(
+    'fails readiness and answers clearly while the database is away, then recovers without a restart',
+    async () => {
+      // A database of our own, reached through the proxy.
+      const direct = await startTestApp();
+      const url = new URL(direct.config.DATABASE_URL!);
+      await direct.services.database.close();
+      const proxy = await databaseProxy(url);
+      const proxied = new URL(url);
+      proxied.host = `127.0.0.1:${proxy.port}`;
+      const t = await startTestApp({ DATABASE_URL: proxied.toString(), DB_CONNECT_TIMEOUT_MS: '1000' });
+      try {
+        const org = await t.organization();
+        ok(await t.request('{ workspaces { totalCount } }', {}, { token: org.token }));
+        expect((await t.app.fetch('http://test.local/readyz')).status).toBe(200);
+
+        await proxy.cut();
+        expect((await t.app.fetch('http://test.local/readyz')).status).toBe(503);
+        const started = Date.now();
+        const failed = await t.request('{ workspaces { totalCount } }', {}, { token: org.token });
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(codes(failed)).toEqual(['INTERNAL_SERVER_ERROR']);
+        expect(failed.errors?.[0]?.message).toMatch(/database is unavailable/);
+        expect(JSON.stringify(failed)).not.toMatch(/ECONNREFUSED|stack|prisma/i);
+
+        await proxy.restore();
+        expect((await t.app.fetch('http://test.local/readyz')).status).toBe(200);
+        ok(await t.request('{ workspaces { totalCount } }', {}, { token: org.token }));
+      } finally {
+        proxy.close();
+        await t.close();
+        await direct.close().catch(() => {});
+      }
+    },
+  );
+});
+
+describe('graceful shutdown', () => {
+  it('finishes every accepted request after SIGTERM and exits cleanly', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-shutdown-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, DATABASE_URL: '', NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/Development admin token[^\n]*\n(\S+)/.test(output) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const token = /Development admin token[^\n]*\n(\S+)/.exec(output)![1]!;
+      const port = /"url":"http:\/\/localhost:(\d+)\/graphql"/.exec(output)![1]!;
+      const body = JSON.stringify({ query: '{ workspaces(first: 50) { totalCount edges { node { name } } } }' });
+      // Each request on its own connection, fully written well before the signal, so
+      // every one of them has been received when SIGTERM arrives.
+      const requests = Array.from(
+        { length: 100 },
+        () =>
+          new Promise<{ status: number; body: { data?: unknown } }>((resolve, reject) => {
+            const request = http.request(
+              {
+                host: '127.0.0.1',
+                port: Number(port),
+                path: '/graphql',
+                method: 'POST',
+                agent: false,
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) },
+              },
+              (response) => {
+                let text = '';
+                response.on('data', (chunk) => (text += String(chunk)));
+                response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as { data?: unknown } }));
+              },
+            );
+            request.on('error', reject);
+            request.end(body);
+          }),
+      );
+      await new Promise((r) => setTimeout(r, 150));
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 100));
+      // While draining, readiness fails so that balancers stop routing here.
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+      const responses = await Promise.all(requests);
+      expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
+      expect(responses.every((r) => r.body.data)).toBe(true);
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
