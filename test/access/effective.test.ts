@@ -40,7 +40,7 @@ async function modelsOf(token: string, workspaceId: string) {
 }
 
 async function effectiveByWorkspace(token: string) {
-  const data = ok(await t.request(WorkspacesEffectiveModelsDocument, { first: 100 }, { token }));
+  const data = ok(await t.request(WorkspacesEffectiveModelsDocument, { workspaces: 10, first: 20 }, { token }));
   return new Map(
     data.workspaces.edges.map(({ node }) => [
       node.databaseId,
@@ -118,7 +118,8 @@ describe('effective models of a workspace', () => {
     expect(await names({ origin: 'ORGANIZATION', provider: 'bedrock' })).toEqual([]);
 
     // The same filter on Workspace.effectiveModels.
-    const data = ok(await t.request(WorkspacesEffectiveModelsDocument, { filter: { origin: 'PLATFORM' } }, { token: org.token }));
+    const platformOnly = { workspaces: 10, first: 10, filter: { origin: 'PLATFORM' as const } };
+    const data = ok(await t.request(WorkspacesEffectiveModelsDocument, platformOnly, { token: org.token }));
     expect(data.workspaces.edges[0]!.node.effectiveModels.edges.map((edge) => edge.node.modelName)).toEqual(['shared-vision']);
 
     // A workspace grant for the not-granted entry overrides; the filter still applies on top.
@@ -184,7 +185,7 @@ describe('effective models of a workspace', () => {
         .toEqual(['BAD_USER_INPUT']);
     }
     // Each workspace of a list pages on its own; hasNextPage leads on to the rest.
-    const listed = ok(await t.request(WorkspacesEffectiveModelsDocument, { first: 5 }, { token: org.token }));
+    const listed = ok(await t.request(WorkspacesEffectiveModelsDocument, { workspaces: 10, first: 5 }, { token: org.token }));
     const connection = listed.workspaces.edges[0]!.node.effectiveModels;
     expect(connection.totalCount).toBe(expected.length);
     expect(connection.pageInfo.hasNextPage).toBe(true);
@@ -205,7 +206,8 @@ describe('access to workspace models', () => {
 
     expect(await modelsOf(bound, mine.id)).toEqual(['bound-model']);
     expect(codes(await listModels(bound, theirs.id))).toEqual(['FORBIDDEN']);
-    expect(codes(await t.request(WorkspacesEffectiveModelsDocument, {}, { token: bound }))).toEqual(['FORBIDDEN']);
+    const listing = await t.request(WorkspacesEffectiveModelsDocument, { workspaces: 10, first: 10 }, { token: bound });
+    expect(codes(listing)).toEqual(['FORBIDDEN']);
     expect(codes(await t.request(AccessNodeDocument, { id: workspaceGid(mine.id) }, { token: bound }))).toEqual(['FORBIDDEN']);
 
     const withoutScope = await t.token({ organizationId: org.id, workspaceId: mine.id, scopes: ['agent:credentials:read'] });
@@ -253,7 +255,7 @@ describe('batching', () => {
     let transactions = 0;
     const countTransactions = async () => {
       transactions = 0;
-      const data = ok(await t.request(WorkspacesEffectiveModelsDocument, {}, { token: org.token }));
+      const data = ok(await t.request(WorkspacesEffectiveModelsDocument, { workspaces: 20, first: 10 }, { token: org.token }));
       return { transactions, workspaces: data.workspaces.edges };
     };
     (prisma as { $transaction: unknown }).$transaction = (...args: Parameters<typeof original>) => {
