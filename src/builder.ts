@@ -69,7 +69,7 @@ export function encodeGlobalId(typename: string, id: string): string {
   return Buffer.from(`${typename}:${id}`, 'utf8').toString('base64url');
 }
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function decodeGlobalId(globalId: string, argument: string): { typename: string; id: string } {
   const decoded = globalId.length <= 200 ? Buffer.from(globalId, 'base64url').toString('utf8') : '';

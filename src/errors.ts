@@ -47,3 +47,8 @@ export function errorCodeOf(error: unknown): ErrorCode {
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002';
 }
+
+/** Prisma's code for a foreign-key violation (the referenced row is gone). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2003';
+}

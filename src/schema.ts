@@ -4,6 +4,9 @@ import { builder } from './builder.ts';
 import './modules/tenancy/schema.ts';
 import './modules/providers/schema.ts';
 import './modules/catalog/schema.ts';
+import './modules/access/schema.ts';
+import './modules/defaults/schema.ts';
+import './modules/runtime/schema.ts';
 
 const authDirective = new GraphQLDirective({
   name: 'auth',

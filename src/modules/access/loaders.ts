@@ -1,0 +1,42 @@
+import { loader, type Context } from '../../context.ts';
+import type { AgentCatalog, Workspace } from '../../generated/prisma/client.ts';
+import { visibleTo } from '../catalog/filter.ts';
+
+/** Catalog entries visible to the caller's organization, by id, batched per request. */
+export function catalogEntryLoader(ctx: Context) {
+  return loader<string, AgentCatalog | null>(ctx, 'visibleCatalogEntryById', async (ids) => {
+    const organizationId = ctx.db.organizationId;
+    const rows = await ctx.db.transaction((tx) =>
+      tx.agentCatalog.findMany({ where: { id: { in: [...ids] }, ...visibleTo(organizationId) } }),
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+/** Workspaces of the caller's organization, by id, batched per request. */
+export function workspaceLoader(ctx: Context) {
+  return loader<string, Workspace | null>(ctx, 'workspaceById', async (ids) => {
+    const organizationId = ctx.db.organizationId;
+    const rows = await ctx.db.transaction((tx) =>
+      tx.workspace.findMany({ where: { id: { in: [...ids] }, organizationId } }),
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+/** Whether each workspace has grants of its own (which replace the organization's set). */
+export function accessOverrideLoader(ctx: Context) {
+  return loader<string, boolean>(ctx, 'workspaceHasAccessOverride', async (workspaceIds) => {
+    const organizationId = ctx.db.organizationId;
+    const groups = await ctx.db.transaction((tx) =>
+      tx.agentModelAccess.groupBy({
+        by: ['workspaceId'],
+        where: { organizationId, workspaceId: { in: [...workspaceIds] } },
+      }),
+    );
+    const overridden = new Set(groups.map((group) => group.workspaceId));
+    return workspaceIds.map((id) => overridden.has(id));
+  });
+}

@@ -1,0 +1,91 @@
+import type { Context } from '../../context.ts';
+import type { AgentCatalog } from '../../generated/prisma/client.ts';
+import { forbidden, notFound } from '../../errors.ts';
+import { AuditedOperation } from '../audit/record.ts';
+import { visibleTo } from '../catalog/filter.ts';
+import { openProviderSecrets, type Header } from '../providers/secrets.ts';
+import { assertOwnWorkspace, availableModelsWhere } from '../access/effective.ts';
+
+/** Everything an agent runtime needs to call a model. Contains secrets. */
+export interface ResolvedModelConfig {
+  catalogEntry: AgentCatalog;
+  modelProvider: string;
+  modelName: string;
+  baseUrl: string | null;
+  passthrough: boolean;
+  apiKeyHeader: string | null;
+  apiKey: string | null;
+  customHeaders: Header[];
+}
+
+/**
+ * The runtime configuration of a catalog entry for a workspace (or for the
+ * organization when none is given; a workspace-bound token always means its own).
+ * Every call is audited as `agent_credentials read`, success or failure; only ids are
+ * recorded, never the secrets. `parse` decodes the arguments inside the audited span,
+ * so that malformed ids are recorded as failures too.
+ */
+export async function resolveModelConfig(
+  ctx: Context,
+  parse: () => { catalogId: string; workspaceId: string | null },
+): Promise<ResolvedModelConfig> {
+  const op = new AuditedOperation(ctx, { resourceType: 'agent_credentials', action: 'read' });
+  try {
+    const { catalogId, workspaceId: requested } = parse();
+    const workspaceId = requested ?? ctx.principal.workspaceId;
+    op.resourceId = catalogId;
+    op.workspaceId = workspaceId;
+    if (workspaceId) assertOwnWorkspace(ctx, workspaceId);
+    const organizationId = ctx.db.organizationId;
+
+    return await op.commit(async (tx) => {
+      const entry = await tx.agentCatalog.findFirst({ where: { id: catalogId, ...visibleTo(organizationId) } });
+      if (!entry) throw notFound('CatalogEntry');
+      if (workspaceId) {
+        const workspace = await tx.workspace.findFirst({
+          where: { id: workspaceId, organizationId },
+          select: { id: true },
+        });
+        if (!workspace) throw notFound('Workspace');
+      }
+      const available = await tx.agentCatalog.count({
+        where: { id: entry.id, ...availableModelsWhere(organizationId, workspaceId) },
+      });
+      if (available === 0) {
+        throw forbidden(`the model is not enabled for ${workspaceId ? 'this workspace' : 'the organization'}`);
+      }
+
+      const config: ResolvedModelConfig = {
+        catalogEntry: entry,
+        modelProvider: entry.modelProvider,
+        modelName: entry.modelName,
+        baseUrl: null,
+        passthrough: false,
+        apiKeyHeader: null,
+        apiKey: null,
+        customHeaders: [],
+      };
+      if (!entry.customProviderId) return config;
+      const provider = await tx.agentCustomProvider.findFirstOrThrow({
+        where: { id: entry.customProviderId, organizationId },
+      });
+      const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
+      return {
+        ...config,
+        baseUrl: provider.baseUrl,
+        passthrough: provider.passthrough,
+        apiKeyHeader: provider.apiKeyHeader,
+        apiKey: secrets.apiKey ?? null,
+        customHeaders: secrets.customHeaders ?? [],
+      };
+    });
+  } catch (error) {
+    await op.fail(error);
+    throw error;
+  }
+}
+
+/** Records a call refused before it ran (missing scope, wrong kind of token). */
+export function auditRefusedCredentialsRead(ctx: Context, error: unknown): Promise<void> {
+  return new AuditedOperation(ctx, { resourceType: 'agent_credentials', action: 'read' }).fail(error);
+}

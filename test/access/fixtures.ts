@@ -1,0 +1,80 @@
+import crypto from 'node:crypto';
+import { encodeGlobalId } from '../../src/builder.ts';
+import { scopedTransaction, type Tx } from '../../src/db/scope.ts';
+import { sealProviderSecrets, type ProviderSecrets } from '../../src/modules/providers/secrets.ts';
+import type { TestApp } from '../support/harness.ts';
+
+/**
+ * Direct inserts for the rows these tests need (catalog entries, custom providers,
+ * workspaces, settings), written through the same tenant / platform scopes as the
+ * service so that row-level security applies to the fixtures too.
+ */
+export function fixtures(t: TestApp) {
+  const prisma = t.services.database.prisma;
+  const tenant = <T>(organizationId: string, fn: (tx: Tx) => Promise<T>) =>
+    scopedTransaction(prisma, { kind: 'tenant', organizationId }, fn);
+  const platform = <T>(fn: (tx: Tx) => Promise<T>) => scopedTransaction(prisma, { kind: 'platform' }, fn);
+
+  return {
+    tenant,
+    platform,
+    /** A platform row; the provider name is made unique unless given, so seeded rows never collide. */
+    platformEntry: (modelName: string, modelProvider = `test-platform-${unique()}`) =>
+      platform((tx) => tx.agentCatalog.create({ data: { modelProvider, modelName } })),
+    orgEntry: (organizationId: string, modelName: string, modelProvider = 'bedrock') =>
+      tenant(organizationId, (tx) => tx.agentCatalog.create({ data: { organizationId, modelProvider, modelName } })),
+    customProvider: (
+      organizationId: string,
+      options: { baseUrl?: string; apiKeyHeader?: string; passthrough?: boolean; secrets?: ProviderSecrets } = {},
+    ) =>
+      tenant(organizationId, (tx) =>
+        tx.agentCustomProvider.create({
+          data: {
+            organizationId,
+            displayName: 'Gateway',
+            baseUrl: options.baseUrl ?? 'http://127.0.0.1:9/v1',
+            apiKeyHeader: options.apiKeyHeader ?? null,
+            passthrough: options.passthrough ?? false,
+            encryptedConfig: sealProviderSecrets(t.services.secretBox, options.secrets ?? {}),
+          },
+        }),
+      ),
+    customEntry: (organizationId: string, customProviderId: string, modelName: string) =>
+      tenant(organizationId, (tx) =>
+        tx.agentCatalog.create({
+          data: { organizationId, customProviderId, modelProvider: 'custom-model-provider', modelName },
+        }),
+      ),
+    workspace: (organizationId: string, name = `ws-${unique()}`) =>
+      tenant(organizationId, (tx) => tx.workspace.create({ data: { organizationId, name } })),
+    /** Grants written directly, for bulk fixtures. */
+    grant: (organizationId: string, catalogIds: string[], workspaceId: string | null = null) =>
+      tenant(organizationId, (tx) =>
+        tx.agentModelAccess.createMany({ data: catalogIds.map((catalogId) => ({ organizationId, workspaceId, catalogId })) }),
+      ),
+    grantsOf: (organizationId: string) =>
+      tenant(organizationId, (tx) => tx.agentModelAccess.findMany({ where: { organizationId } })),
+    setting: (organizationId: string, key: string, value: unknown) =>
+      tenant(organizationId, (tx) =>
+        tx.organizationSetting.upsert({
+          where: { organizationId_key: { organizationId, key } },
+          create: { organizationId, key, value: value as never },
+          update: { value: value as never },
+        }),
+      ),
+    settingsOf: (organizationId: string) =>
+      tenant(organizationId, (tx) => tx.organizationSetting.findMany({ where: { organizationId }, orderBy: { key: 'asc' } })),
+    deleteEntry: (organizationId: string, id: string) =>
+      tenant(organizationId, (tx) => tx.agentCatalog.delete({ where: { id } })),
+    auditEvents: (organizationId: string, resourceType: string) =>
+      tenant(organizationId, (tx) =>
+        tx.auditEvent.findMany({ where: { organizationId, resourceType }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+      ),
+  };
+}
+
+export const unique = () => crypto.randomBytes(4).toString('hex');
+
+export const catalogGid = (id: string) => encodeGlobalId('CatalogEntry', id);
+export const workspaceGid = (id: string) => encodeGlobalId('Workspace', id);
+export const grantGid = (id: string) => encodeGlobalId('ModelAccess', id);
