@@ -48,6 +48,8 @@ export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
   name: 'CatalogEntry',
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, OR: [{ organizationId: ctx.db.organizationId }, { organizationId: null }] }),
+  // node() answers null for an unknown or foreign id instead of failing.
+  nullable: true,
   fields: (t) => ({
     databaseId: t.expose('id', { type: 'UUID' }),
     modelProvider: t.exposeString('modelProvider'),

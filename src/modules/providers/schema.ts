@@ -10,6 +10,8 @@ export const CustomProviderRef = builder.prismaNode('AgentCustomProvider', {
   name: 'CustomProvider',
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, organizationId: ctx.db.organizationId }),
+  // node() answers null for an unknown or foreign id instead of failing.
+  nullable: true,
   fields: (t) => ({
     databaseId: t.expose('id', { type: 'UUID' }),
     displayName: t.exposeString('displayName'),

@@ -9,6 +9,8 @@ export const ActorTypeEnum = builder.enumType('ActorType', { values: ['USER', 'S
 export const OrganizationRef = builder.prismaNode('Organization', {
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, AND: [{ id: ctx.db.organizationId }] }),
+  // node() answers null for an unknown or foreign id instead of failing.
+  nullable: true,
   fields: (t) => ({
     databaseId: t.expose('id', { type: 'UUID' }),
     name: t.exposeString('name'),
@@ -19,6 +21,8 @@ export const OrganizationRef = builder.prismaNode('Organization', {
 export const WorkspaceRef = builder.prismaNode('Workspace', {
   id: { field: 'id' },
   findUnique: (id, ctx) => ({ id, organizationId: ctx.db.organizationId }),
+  // node() answers null for an unknown or foreign id instead of failing.
+  nullable: true,
   fields: (t) => ({
     databaseId: t.expose('id', { type: 'UUID' }),
     name: t.exposeString('name'),
