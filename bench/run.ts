@@ -1,0 +1,393 @@
+/**
+ * `npm run bench`: builds the benchmark database, starts the service and the two
+ * baselines one after another (each as its own child process, behind its own
+ * statement-counting proxy), drives each scenario with autocannon on 127.0.0.1 and
+ * writes a markdown table and JSON to bench/results/.
+ *
+ * Settings (environment): BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2),
+ * BENCH_CONNECTIONS (10), BENCH_ONLY (e.g. Q0,Q1), BENCH_TARGETS
+ * (ours,postgraphile,handwritten), BENCH_PG_URL, BENCH_DB (mcp_bench), BENCH_SEED,
+ * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900).
+ */
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { mintToken } from '../src/tokens.ts';
+import { countGrants, dropDatabase, recreateDatabase, seed, SHAPE, vacuumAnalyze, type Dataset } from './dataset.ts';
+import { runLoad } from './load.ts';
+import { ALL_TARGETS, databaseUrl, loadOptions, type BenchOptions, type TargetName } from './options.ts';
+import { CountingProxy, diffCounts } from './pg-counting-proxy.ts';
+import { freePort, killAllChildren, readMemory, resetPeakRss, startServer, type ServerProcess } from './processes.ts';
+import {
+  computeAgreement,
+  computeRatios,
+  renderMarkdown,
+  TARGET_LABELS,
+  type BenchReport,
+  type Machine,
+  type ScenarioResult,
+  type TargetInfo,
+} from './report.ts';
+import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+const MiB = 1024 * 1024;
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+async function machineInfo(pgUrl: string): Promise<Machine> {
+  const client = new pg.Client({ connectionString: pgUrl });
+  await client.connect();
+  let postgres = 'unknown';
+  let pgStatStatements = 'unknown';
+  try {
+    const version = await client.query<{ v: string }>('SELECT version() AS v');
+    postgres = version.rows[0]!.v.replace(/ on .*/, '');
+    const preload = await client.query<{ shared_preload_libraries: string }>('SHOW shared_preload_libraries');
+    const available = await client.query('SELECT 1 FROM pg_available_extensions WHERE name = $1', ['pg_stat_statements']);
+    const preloaded = preload.rows[0]!.shared_preload_libraries.split(',').map((s) => s.trim()).includes('pg_stat_statements');
+    pgStatStatements = preloaded
+      ? 'preloaded (not used: the counting proxy is the single method)'
+      : available.rowCount
+        ? 'installed but not in shared_preload_libraries, so unusable; statements counted by the proxy'
+        : 'not installed; statements counted by the proxy';
+  } finally {
+    await client.end();
+  }
+  const version = (pkg: string) => {
+    try {
+      const file = path.join(ROOT, 'node_modules', pkg, 'package.json');
+      return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+    } catch {
+      return 'missing';
+    }
+  };
+  let gitCommit = 'unknown';
+  try {
+    gitCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    if (dirty) gitCommit += '+dirty';
+  } catch {
+    // not a git checkout
+  }
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: os.totalmem() / 1024 ** 3,
+    kernel: os.release(),
+    node: process.version,
+    postgres,
+    pgStatStatements,
+    gitCommit,
+    packages: Object.fromEntries(
+      ['graphql-yoga', '@pothos/core', '@prisma/client', '@prisma/adapter-pg', 'pg', 'postgraphile', 'autocannon'].map((p) => [p, version(p)]),
+    ),
+  };
+}
+
+function makeClient(name: TargetName, origin: string, token: string): TargetClient {
+  const url = `${origin}/graphql`;
+  const headers = { authorization: `Bearer ${token}` };
+  return {
+    name,
+    url,
+    headers,
+    async post(body) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+        body,
+        signal: AbortSignal.timeout(30_000),
+      });
+      return { status: response.status, text: await response.text() };
+    },
+  };
+}
+
+/** Root fields of the running service, as 'Query.x' / 'Mutation.y'. */
+async function rootFields(client: TargetClient): Promise<Set<string>> {
+  const { status, text } = await client.post(
+    JSON.stringify({ query: '{ __schema { queryType { fields { name } } mutationType { fields { name } } } }' }),
+  );
+  if (status !== 200) throw new Error(`schema introspection failed: HTTP ${status} ${text.slice(0, 200)}`);
+  const schema = (JSON.parse(text) as { data: { __schema: Record<string, { fields: { name: string }[] } | null> } }).data.__schema;
+  const fields = new Set<string>();
+  for (const f of schema.queryType?.fields ?? []) fields.add(`Query.${f.name}`);
+  for (const f of schema.mutationType?.fields ?? []) fields.add(`Mutation.${f.name}`);
+  return fields;
+}
+
+/** Runs the plan's steps once, sequentially, and checks the answers fully. */
+async function preflight(client: TargetClient, plan: PreparedPlan): Promise<{ problem: string | null; digest?: string }> {
+  const context: Record<string, unknown> = {};
+  const answers: unknown[] = [];
+  for (const step of plan.steps) {
+    const body = typeof step.body === 'function' ? step.body(context) : step.body;
+    const { status, text } = await client.post(body);
+    if (status !== 200) return { problem: `HTTP ${status}: ${text.slice(0, 300)}` };
+    answers.push(JSON.parse(text));
+    step.onBody?.(text, context);
+  }
+  const problem = plan.validate(answers);
+  return problem ? { problem } : { problem: null, ...(plan.digest ? { digest: plan.digest(answers) } : {}) };
+}
+
+interface TargetSetup {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+function targetSetup(target: TargetName, dbUrl: string, port: number, secret: string): TargetSetup {
+  const common = { ...process.env, NODE_ENV: 'production', DATABASE_URL: dbUrl, PORT: String(port), AUTH_JWT_SECRET: secret };
+  switch (target) {
+    case 'ours':
+      // One node process (tsx as an import hook rather than the tsx CLI, which would
+      // spawn a second process), so that its pid's RSS is the service's.
+      return {
+        command: process.execPath,
+        args: ['--import', 'tsx', 'src/main.ts'],
+        env: {
+          ...common,
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'warn',
+          DB_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
+          DATABASE_POOL_SIZE: '10',
+          AUTH_JWKS_URL: '',
+          AUTH_ISSUER: '',
+          AUTH_AUDIENCE: '',
+          DB_ENCRYPTION_KEYS_PREVIOUS: '',
+          DATA_DIR: path.join(os.tmpdir(), 'mcp-bench-data'),
+        },
+      };
+    case 'postgraphile':
+      return { command: process.execPath, args: [path.join(ROOT, 'bench', 'postgraphile-server.mjs')], env: { ...common, GRAPHILE_ENV: 'production' } };
+    case 'handwritten':
+      return { command: process.execPath, args: [path.join(ROOT, 'bench', 'handwritten-server.mjs')], env: common };
+  }
+}
+
+async function runCleanup(dbUrl: string, statements: { text: string; values: unknown[] }[]): Promise<void> {
+  if (statements.length === 0) return;
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  try {
+    for (const statement of statements) await client.query(statement.text, statement.values);
+  } finally {
+    await client.end();
+  }
+}
+
+async function benchTarget(
+  target: TargetName,
+  options: BenchOptions,
+  dbUrl: string,
+  dataset: Dataset,
+  token: string,
+  secret: string,
+  results: ScenarioResult[],
+): Promise<TargetInfo> {
+  const scenarios = SCENARIOS.filter((s) => s.targets[target] && (options.only.size === 0 || options.only.has(s.id)));
+  if (scenarios.length === 0) return { target, status: 'not run', reason: 'no scenario selected' };
+
+  const pgServer = new URL(options.pgUrl);
+  const proxy = new CountingProxy(pgServer.hostname === 'localhost' ? '127.0.0.1' : pgServer.hostname, Number(pgServer.port || 5432));
+  const proxyPort = await proxy.start();
+  const port = await freePort();
+  const setup = targetSetup(target, databaseUrl(options.pgUrl, options.database, proxyPort), port, secret);
+  const started = Date.now();
+  let server: ServerProcess | undefined;
+  try {
+    log(`starting ${TARGET_LABELS[target]}`);
+    server = await startServer({ name: target, ...setup, cwd: ROOT, port, readyPath: '/readyz', readyTimeoutMs: 90_000 });
+    const info: TargetInfo = {
+      target,
+      status: 'ok',
+      pid: server.pid,
+      startupMs: Date.now() - started,
+      idleRssMiB: readMemory(server.pid).rss / MiB,
+    };
+    const client = makeClient(target, server.origin, token);
+    const fields = target === 'ours' ? await rootFields(client) : undefined;
+
+    for (const scenario of scenarios) {
+      const base = { scenario: scenario.id, title: scenario.title, target, ...(scenario.unit ? { unit: scenario.unit } : {}) };
+      const missing = fields ? scenario.requires.filter((f) => !fields.has(f)) : [];
+      if (missing.length > 0) {
+        log(`${scenario.id} ${target}: skipped (field not in schema: ${missing.join(', ')})`);
+        results.push({ ...base, status: 'skipped', reason: `field not in schema: ${missing.join(', ')}` });
+        continue;
+      }
+      // Let requests still running on the server finish before undoing their effects.
+      const cleanup = async () => {
+        if (!scenario.cleanup) return;
+        await proxy.settle();
+        await runCleanup(dbUrl, scenario.cleanup(dataset));
+      };
+      try {
+        const plan = await scenario.targets[target]!({ target: client, dataset });
+        const check = await preflight(client, plan);
+        await cleanup();
+        if (check.problem) throw new Error(`pre-flight answer rejected: ${check.problem}`);
+        const load = { url: client.url, headers: client.headers, connections: options.connections, plan };
+        if (options.warmupSeconds > 0) {
+          await runLoad({ ...load, seconds: options.warmupSeconds });
+          await cleanup();
+        }
+        const perScenario = resetPeakRss(server.pid);
+        const before = proxy.snapshot();
+        const result = await runLoad({ ...load, seconds: options.seconds });
+        const sql = diffCounts(proxy.snapshot(), before);
+        const memory = readMemory(server.pid);
+        await cleanup();
+        const per = (n: number) => (result.requests > 0 ? n / result.requests : Number.NaN);
+        results.push({
+          ...base,
+          status: 'ok',
+          requests: result.requests,
+          seconds: result.seconds,
+          rps: result.rps,
+          latencyMs: result.latency,
+          failedResponses: result.failed,
+          firstFailure: result.firstFailure,
+          socketErrors: result.socketErrors,
+          timeouts: result.timeouts,
+          sql: {
+            statementsPerRequest: per(sql.statements),
+            transactionsPerRequest: per(sql.transactions),
+            roundTripsPerRequest: per(sql.roundTrips),
+            totals: sql,
+          },
+          memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
+          ...(check.digest !== undefined ? { digest: check.digest } : {}),
+        });
+        log(
+          `${scenario.id} ${target}: ${result.rps.toFixed(0)} req/s, p50 ${result.latency.p50.toFixed(2)} ms, p99 ${result.latency.p99.toFixed(2)} ms, ` +
+            `${per(sql.statements).toFixed(2)} stmts/req, peak RSS ${(memory.peakRss / MiB).toFixed(0)} MiB` +
+            (result.failed ? `, ${result.failed} bad answers (${result.firstFailure})` : ''),
+        );
+      } catch (error) {
+        const reason = (error as Error).message;
+        log(`${scenario.id} ${target}: failed: ${reason}`);
+        results.push({ ...base, status: 'failed', reason });
+        await cleanup().catch(() => {});
+      }
+    }
+    return info;
+  } catch (error) {
+    const reason = (error as Error).message;
+    log(`${target}: failed: ${reason}`);
+    for (const scenario of scenarios) {
+      if (!results.some((r) => r.scenario === scenario.id && r.target === target)) {
+        results.push({ scenario: scenario.id, title: scenario.title, target, status: 'failed', reason: `target did not start: ${reason.split('\n')[0]}` });
+      }
+    }
+    return { target, status: 'failed', reason };
+  } finally {
+    await server?.stop();
+    await proxy.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = loadOptions();
+  const startedAt = new Date();
+  const watchdog = setTimeout(() => {
+    log(`aborting: the run exceeded BENCH_MAX_SECONDS=${options.maxSeconds}`);
+    killAllChildren();
+    process.exit(1);
+  }, options.maxSeconds * 1000);
+  const abort = (signal: string) => {
+    log(`${signal}: stopping`);
+    killAllChildren();
+    process.exit(130);
+  };
+  process.once('SIGINT', () => abort('SIGINT'));
+  process.once('SIGTERM', () => abort('SIGTERM'));
+
+  const machine = await machineInfo(options.pgUrl);
+  log(`recreating database ${options.database} and applying migrations`);
+  const dbUrl = await recreateDatabase(options.pgUrl, options.database);
+  log('seeding');
+  const dataset = await seed(dbUrl, options.seed);
+  log(
+    `seeded in ${(dataset.seedMillis / 1000).toFixed(1)} s: ${dataset.counts.catalog.total} catalog rows, ${dataset.counts.grants.total} grants`,
+  );
+
+  const secret = crypto.randomBytes(32).toString('base64url');
+  const token = await mintToken(secret, { subject: 'bench', organizationId: dataset.organizationId, scopes: ['*'], expiresIn: '2h' });
+
+  const results: ScenarioResult[] = [];
+  const targets: TargetInfo[] = [];
+  const notes: string[] = [];
+  // The service first: its startup may seed platform rows, which the baselines then see too.
+  for (const target of ALL_TARGETS) {
+    if (!options.targets.has(target)) {
+      targets.push({ target, status: 'not run', reason: 'excluded by BENCH_TARGETS' });
+      continue;
+    }
+    targets.push(await benchTarget(target, options, dbUrl, dataset, token, secret, results));
+    if (target === 'ours') {
+      const grants = await countGrants(dbUrl);
+      if (grants !== SHAPE.grants) notes.push(`after the service's scenarios the database holds ${grants} grants instead of ${SHAPE.grants}`);
+      // Clean up after the mutation scenario so the baselines read a freshly analyzed table.
+      await vacuumAnalyze(dbUrl);
+    }
+  }
+
+  if (!options.keepDatabase) await dropDatabase(options.pgUrl, options.database);
+
+  const { visibleCatalogIds: _ids, ...datasetSummary } = dataset;
+  const report: BenchReport = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    settings: {
+      seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
+      connections: options.connections,
+      database: options.database,
+      seed: options.seed,
+    },
+    machine,
+    dataset: datasetSummary,
+    targets,
+    results,
+    ratios: computeRatios(results),
+    agreement: computeAgreement(results),
+    notes: [
+      ...notes,
+      'SQL statements are counted by a TCP proxy between each target and PostgreSQL: one per simple Query message plus one per extended-protocol Execute; ' +
+        'transactions are BEGIN/START TRANSACTION statements; round trips are Query plus Sync messages. Counts are divided by the responses received in the measured window.',
+      'Peak RSS is the kernel high-water mark (VmHWM) of the target process, reset before each measured window when the kernel allows (clear_refs).',
+      'Baselines: PostGraphile reads metadata raw (capabilities/limits are client-side) and finds the organization-level grant through a nested connection ' +
+        'filtered to workspace_id null; the hand-written server answers by operationName with one SQL statement per request, no GraphQL parsing.',
+    ],
+  };
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const markdown = renderMarkdown(report);
+  const json = JSON.stringify(report, null, 2);
+  fs.writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.json`), json);
+  fs.writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.md`), markdown);
+  fs.writeFileSync(path.join(RESULTS_DIR, 'latest.json'), json);
+  fs.writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown);
+  process.stdout.write(`\n${markdown}\n`);
+  log(`results written to bench/results/bench-${stamp}.{md,json} (and latest.*)`);
+  clearTimeout(watchdog);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`failed: ${(error as Error).stack ?? String(error)}`);
+    killAllChildren();
+    process.exit(1);
+  },
+);
