@@ -6,6 +6,7 @@ import { createTokenVerifier } from './auth.ts';
 import { TenantDirectory } from './modules/tenancy/directory.ts';
 import { SecretBox } from './crypto.ts';
 import { createRateLimiter } from './rate-limit.ts';
+import { PLATFORM_MODELS_FILE, seedPlatformCatalog } from './modules/catalog/platform.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -29,6 +30,7 @@ export async function startServices(config: Config, logger: Logger): Promise<Ser
   try {
     const { applied } = await migrate(database);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    await seedPlatformCatalog(database.prisma, config.PLATFORM_CATALOG_FILE ?? PLATFORM_MODELS_FILE, logger);
     return {
       config,
       database,

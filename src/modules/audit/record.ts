@@ -77,7 +77,8 @@ export class AuditedOperation {
   }
 
   async #insert(tx: Tx, status: 'SUCCESS' | 'FAILURE', errorCode: string | null) {
-    await tx.auditEvent.create({
+    // createMany: no RETURNING, so the platform role needs no read access to the trail.
+    await tx.auditEvent.createMany({
       data: {
         organizationId: this.organizationId,
         workspaceId: this.workspaceId,

@@ -1,0 +1,96 @@
+import { builder, access } from '../../builder.ts';
+import { loader, type Context } from '../../context.ts';
+import type { AgentCatalog } from '../../generated/prisma/client.ts';
+import { paginate, type ConnectionArgs, type Ordering } from '../../pagination.ts';
+import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef } from './schema.ts';
+import { catalogFilterWhere, type CatalogEntryFilter } from './filter.ts';
+
+export const SortDirectionEnum = builder.enumType('SortDirection', { values: ['ASC', 'DESC'] as const });
+
+const CatalogEntryOrderFieldEnum = builder.enumType('CatalogEntryOrderField', {
+  values: ['CREATED_AT', 'MODEL_NAME', 'MODEL_PROVIDER'] as const,
+});
+
+type OrderField = 'CREATED_AT' | 'MODEL_NAME' | 'MODEL_PROVIDER';
+type Direction = 'ASC' | 'DESC';
+
+const CatalogEntryOrderInput = builder.inputType('CatalogEntryOrder', {
+  fields: (t) => ({
+    field: t.field({ type: CatalogEntryOrderFieldEnum, required: true }),
+    direction: t.field({ type: SortDirectionEnum, required: true }),
+  }),
+});
+
+/** Each order keeps the id as tie-breaker, in the same direction; provider order also sorts by name. */
+function catalogOrdering(field: OrderField, direction: Direction): Ordering<AgentCatalog> {
+  const dir = direction === 'ASC' ? 'asc' : 'desc';
+  const id = { field: 'id', direction: dir, kind: 'string' } as const;
+  switch (field) {
+    case 'CREATED_AT':
+      return { name: `catalog:created:${dir}`, keys: [{ field: 'createdAt', direction: dir, kind: 'date' }, id] };
+    case 'MODEL_NAME':
+      return { name: `catalog:name:${dir}`, keys: [{ field: 'modelName', direction: dir, kind: 'string' }, id] };
+    case 'MODEL_PROVIDER':
+      return {
+        name: `catalog:provider:${dir}`,
+        keys: [
+          { field: 'modelProvider', direction: dir, kind: 'string' },
+          { field: 'modelName', direction: dir, kind: 'string' },
+          id,
+        ],
+      };
+  }
+}
+
+export function listCatalogEntries(
+  ctx: Context,
+  args: ConnectionArgs,
+  filter: CatalogEntryFilter | null | undefined,
+  order: { field: OrderField; direction: Direction } | null | undefined,
+) {
+  const where = catalogFilterWhere(ctx, filter);
+  return paginate(
+    catalogOrdering(order?.field ?? 'CREATED_AT', order?.direction ?? 'DESC'),
+    args,
+    where,
+    (query) => ctx.db.transaction((tx) => tx.agentCatalog.findMany(query)),
+    (query) => ctx.db.transaction((tx) => tx.agentCatalog.count(query)),
+  );
+}
+
+/** Which of the given entries have an organization-level grant; one query per batch. */
+function enabledLoader(ctx: Context) {
+  return loader<string, boolean>(ctx, 'catalogEnabledForOrganization', async (ids) => {
+    const organizationId = ctx.db.organizationId;
+    const grants = await ctx.db.transaction((tx) =>
+      tx.agentModelAccess.findMany({
+        where: { organizationId, workspaceId: null, catalogId: { in: [...ids] } },
+        select: { catalogId: true },
+      }),
+    );
+    const enabled = new Set(grants.map((grant) => grant.catalogId));
+    return ids.map((id) => enabled.has(id));
+  });
+}
+
+builder.objectField(CatalogEntryRef, 'enabledForOrganization', (t) =>
+  t.boolean({
+    description: 'True when the organization has an organization-level grant for this entry.',
+    resolve: (entry, _args, ctx) => enabledLoader(ctx).load(entry.id),
+  }),
+);
+
+builder.queryField('catalogEntries', (t) =>
+  t.connection(
+    {
+      type: CatalogEntryRef,
+      ...access(['agent:read']),
+      args: {
+        filter: t.arg({ type: CatalogEntryFilterInput }),
+        orderBy: t.arg({ type: CatalogEntryOrderInput }),
+      },
+      resolve: (_root, args, ctx) => listCatalogEntries(ctx, args, args.filter, args.orderBy),
+    },
+    CatalogEntryConnection,
+  ),
+);
