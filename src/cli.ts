@@ -2,17 +2,19 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { resolveSecrets } from './secrets.ts';
-import { startServices } from './bootstrap.ts';
 import { scopedTransaction } from './db/scope.ts';
 import { mintToken } from './tokens.ts';
 import { SCOPES } from './auth.ts';
 import { requiredText } from './validation.ts';
 import { NAME_MAX } from './modules/tenancy/service.ts';
+import { reencryptProviderSecrets } from './modules/providers/reencrypt.ts';
+import { startServices, stopServices } from './bootstrap.ts';
 
 const USAGE = `usage:
   npm run cli -- token --subject <sub> [--org <uuid>] [--workspace <uuid>] [--scopes "<scope> ..."]
                        [--service] [--expires 12h]
   npm run cli -- org create --name <name>
+  npm run cli -- reencrypt      re-seal provider secrets under the current DB_ENCRYPTION_KEY
 
 scopes: ${SCOPES.join(' ')} (or *)`;
 
@@ -65,7 +67,17 @@ async function main(argv: string[]) {
       );
       process.stdout.write(`${JSON.stringify(organization)}\n`);
     } finally {
-      await services.database.close();
+      await stopServices(services);
+    }
+    return;
+  }
+  if (positionals[0] === 'reencrypt') {
+    const services = await startServices(config, logger);
+    try {
+      const count = await reencryptProviderSecrets(services.database.prisma, services.secretBox);
+      process.stdout.write(`re-sealed ${count} provider secret(s) under the current key\n`);
+    } finally {
+      await stopServices(services);
     }
     return;
   }

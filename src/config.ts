@@ -25,6 +25,8 @@ const envSchema = z.object({
   DB_ENCRYPTION_KEYS_PREVIOUS: optionalString,
   DISCOVERY_DENY_PRIVATE_NETWORKS: boolFromEnv.default(false),
   PLATFORM_CATALOG_FILE: optionalString,
+  DISCOVERY_VALIDATE_TIMEOUT_MS: z.coerce.number().int().min(10).max(120_000).default(10_000),
+  DISCOVERY_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(10).max(300_000).default(30_000),
   // Query protections (see README, "Limits").
   MAX_QUERY_DEPTH: z.coerce.number().int().min(1).max(100).default(12),
   MAX_QUERY_ALIASES: z.coerce.number().int().min(0).max(1000).default(15),

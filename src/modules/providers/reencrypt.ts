@@ -1,0 +1,35 @@
+import type { SecretBox } from '../../crypto.ts';
+import { scopedTransaction } from '../../db/scope.ts';
+import type { PrismaClient } from '../../generated/prisma/client.ts';
+
+/**
+ * Re-seals every stored provider secret that is not sealed with the current key, so
+ * that an old key can be dropped from DB_ENCRYPTION_KEYS_PREVIOUS. Organizations are
+ * listed on the platform path; each organization's rows are rewritten in its own
+ * tenant transaction. Idempotent. Returns how many rows were re-sealed.
+ */
+export async function reencryptProviderSecrets(prisma: PrismaClient, box: SecretBox): Promise<number> {
+  const organizations = await scopedTransaction(prisma, { kind: 'platform' }, (tx) =>
+    tx.organization.findMany({ select: { id: true } }),
+  );
+  let resealed = 0;
+  for (const { id: organizationId } of organizations) {
+    resealed += await scopedTransaction(prisma, { kind: 'tenant', organizationId }, async (tx) => {
+      const rows = await tx.agentCustomProvider.findMany({
+        where: { organizationId, encryptedConfig: { not: null } },
+        select: { id: true, encryptedConfig: true },
+      });
+      let count = 0;
+      for (const row of rows) {
+        if (box.isCurrent(row.encryptedConfig!)) continue;
+        await tx.agentCustomProvider.update({
+          where: { id: row.id },
+          data: { encryptedConfig: box.seal(box.open(row.encryptedConfig!)) },
+        });
+        count++;
+      }
+      return count;
+    });
+  }
+  return resealed;
+}

@@ -1,0 +1,251 @@
+import { encodeGlobalId, parseId } from '../../builder.ts';
+import type { Context } from '../../context.ts';
+import type { AgentCatalog, AgentCustomProvider, Prisma } from '../../generated/prisma/client.ts';
+import { AppError, badInput, conflict, notFound } from '../../errors.ts';
+import { paginate, type ConnectionArgs, type Ordering } from '../../pagination.ts';
+import { requiredText } from '../../validation.ts';
+import type { AuditedOperation } from '../audit/record.ts';
+import type { Tx } from '../../db/scope.ts';
+import { discoverModels, type DiscoveryResult, type DiscoveryTarget } from './discovery.ts';
+import { openProviderSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
+import { validateApiKey, validateBaseUrl, validateCustomHeaders, validateHeaderName } from './validation.ts';
+
+export const DISCOVERED_PROVIDER = 'custom-model-provider';
+/** A RUNNING refresh older than its timeout plus this margin was left by a crash. */
+const STALE_MARGIN_MS = 5_000;
+
+const providerOrdering: Ordering<AgentCustomProvider> = {
+  name: 'provider:created',
+  keys: [
+    { field: 'createdAt', direction: 'desc', kind: 'date' },
+    { field: 'id', direction: 'desc', kind: 'string' },
+  ],
+};
+
+export function listProviders(ctx: Context, args: ConnectionArgs) {
+  const where = { organizationId: ctx.db.organizationId };
+  return paginate(
+    providerOrdering,
+    args,
+    where,
+    (query) => ctx.db.transaction((tx) => tx.agentCustomProvider.findMany(query)),
+    (query) => ctx.db.transaction((tx) => tx.agentCustomProvider.count(query)),
+  );
+}
+
+const modelOrdering: Ordering<AgentCatalog> = {
+  name: 'provider-models:name',
+  keys: [
+    { field: 'modelName', direction: 'asc', kind: 'string' },
+    { field: 'id', direction: 'asc', kind: 'string' },
+  ],
+};
+
+/** One provider's catalog rows, by its own keyset query (never a nested `take`). */
+export function listProviderModels(ctx: Context, providerId: string, args: ConnectionArgs) {
+  const where = { organizationId: ctx.db.organizationId, customProviderId: providerId };
+  return paginate(
+    modelOrdering,
+    args,
+    where,
+    (query) => ctx.db.transaction((tx) => tx.agentCatalog.findMany(query)),
+    (query) => ctx.db.transaction((tx) => tx.agentCatalog.count(query)),
+  );
+}
+
+interface SettingsInput {
+  displayName?: string | null;
+  baseUrl?: string | null;
+  passthrough?: boolean | null;
+  apiKeyHeader?: string | null;
+  apiKey?: string | null;
+  customHeaders?: Header[] | null;
+}
+
+async function ownProvider(tx: Tx, organizationId: string, id: string): Promise<AgentCustomProvider> {
+  const provider = await tx.agentCustomProvider.findFirst({ where: { id, organizationId } });
+  if (!provider) throw notFound('CustomProvider');
+  return provider;
+}
+
+const optionalBaseUrl = (value: string | null | undefined) =>
+  value == null || value.trim() === '' ? null : validateBaseUrl(value, 'input.baseUrl');
+const optionalKeyHeader = (value: string | null | undefined) =>
+  value == null || value.trim() === '' ? null : validateHeaderName(value.trim(), 'input.apiKeyHeader');
+
+export async function createProvider(ctx: Context, op: AuditedOperation, input: SettingsInput) {
+  const organizationId = ctx.db.organizationId;
+  const displayName = requiredText(input.displayName, 'input.displayName', 200);
+  const baseUrl = optionalBaseUrl(input.baseUrl);
+  const apiKeyHeader = optionalKeyHeader(input.apiKeyHeader);
+  const secrets: ProviderSecrets = {
+    apiKey: input.apiKey ? validateApiKey(input.apiKey, 'input.apiKey') : undefined,
+    customHeaders: validateCustomHeaders(input.customHeaders ?? [], apiKeyHeader, 'input.customHeaders'),
+  };
+  return op.commit(async (tx) => {
+    const provider = await tx.agentCustomProvider.create({
+      data: {
+        organizationId,
+        displayName,
+        baseUrl,
+        apiKeyHeader,
+        passthrough: input.passthrough ?? false,
+        encryptedConfig: sealProviderSecrets(ctx.services.secretBox, secrets),
+      },
+    });
+    op.resourceId = provider.id;
+    return provider;
+  });
+}
+
+/** Merge semantics of SPEC §4: absent keeps, null clears; secrets are merged one by one. */
+export async function updateProvider(ctx: Context, op: AuditedOperation, input: SettingsInput & { id: string }) {
+  const organizationId = ctx.db.organizationId;
+  const id = parseId(input.id, 'CustomProvider', 'input.id');
+  op.resourceId = id;
+  if ('displayName' in input && input.displayName === null) throw badInput('input.displayName', 'cannot be null');
+  if ('passthrough' in input && input.passthrough === null) throw badInput('input.passthrough', 'cannot be null');
+  const displayName = input.displayName !== undefined ? requiredText(input.displayName, 'input.displayName', 200) : undefined;
+  const baseUrl = 'baseUrl' in input ? optionalBaseUrl(input.baseUrl) : undefined;
+  const apiKeyHeader = 'apiKeyHeader' in input ? optionalKeyHeader(input.apiKeyHeader) : undefined;
+  return op.commit(async (tx) => {
+    const current = await ownProvider(tx, organizationId, id);
+    const stored = openProviderSecrets(ctx.services.secretBox, current.encryptedConfig);
+    const keyHeader = apiKeyHeader !== undefined ? apiKeyHeader : current.apiKeyHeader;
+    const secrets: ProviderSecrets = {
+      apiKey: 'apiKey' in input ? (input.apiKey ? validateApiKey(input.apiKey, 'input.apiKey') : undefined) : stored.apiKey,
+      customHeaders:
+        'customHeaders' in input
+          ? validateCustomHeaders(input.customHeaders ?? [], keyHeader, 'input.customHeaders')
+          : validateCustomHeaders(stored.customHeaders ?? [], keyHeader, 'input.apiKeyHeader'),
+    };
+    const data: Prisma.AgentCustomProviderUpdateInput = { encryptedConfig: sealProviderSecrets(ctx.services.secretBox, secrets) };
+    if (displayName !== undefined) data.displayName = displayName;
+    if (baseUrl !== undefined) data.baseUrl = baseUrl;
+    if (apiKeyHeader !== undefined) data.apiKeyHeader = apiKeyHeader;
+    if (input.passthrough != null) data.passthrough = input.passthrough;
+    return tx.agentCustomProvider.update({ where: { id }, data });
+  });
+}
+
+export async function deleteProvider(ctx: Context, op: AuditedOperation, globalId: string) {
+  const organizationId = ctx.db.organizationId;
+  const id = parseId(globalId, 'CustomProvider', 'input.id');
+  op.resourceId = id;
+  const deletedModelCount = await op.commit(async (tx) => {
+    await ownProvider(tx, organizationId, id);
+    const models = await tx.agentCatalog.count({ where: { organizationId, customProviderId: id } });
+    await tx.agentCustomProvider.delete({ where: { id } });
+    return models;
+  });
+  return { deletedId: encodeGlobalId('CustomProvider', id), deletedModelCount };
+}
+
+function target(ctx: Context, provider: Pick<AgentCustomProvider, 'baseUrl' | 'apiKeyHeader' | 'encryptedConfig'>): DiscoveryTarget {
+  const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
+  return { baseUrl: provider.baseUrl!, apiKeyHeader: provider.apiKeyHeader, apiKey: secrets.apiKey, customHeaders: secrets.customHeaders };
+}
+
+/**
+ * Refresh (SPEC §4): claim the run atomically (safe across instances), call the
+ * provider outside any transaction, then apply the answer in one audited transaction,
+ * or record the failure and answer UPSTREAM_ERROR.
+ */
+export async function refreshProvider(ctx: Context, op: AuditedOperation, globalId: string) {
+  const organizationId = ctx.db.organizationId;
+  const id = parseId(globalId, 'CustomProvider', 'input.id');
+  op.resourceId = id;
+  const timeoutMs = ctx.services.config.DISCOVERY_REFRESH_TIMEOUT_MS;
+  const staleBefore = new Date(Date.now() - timeoutMs - STALE_MARGIN_MS);
+  const provider = await ctx.db.transaction(async (tx) => {
+    const current = await ownProvider(tx, organizationId, id);
+    if (!current.baseUrl) throw badInput('input.id', 'the provider has no baseUrl to discover models from');
+    const claimed = await tx.agentCustomProvider.updateMany({
+      where: {
+        id,
+        organizationId,
+        NOT: { discoveryStatus: 'RUNNING', lastDiscoveryStartedAt: { gt: staleBefore } },
+      },
+      data: { discoveryStatus: 'RUNNING', lastDiscoveryStartedAt: new Date() },
+    });
+    if (claimed.count === 0) throw conflict('a refresh of this provider is already running');
+    return current;
+  });
+
+  const result = await discoverModels(target(ctx, provider), {
+    timeoutMs,
+    denyPrivateNetworks: ctx.services.config.DISCOVERY_DENY_PRIVATE_NETWORKS,
+  });
+  if (!result.ok) {
+    await ctx.db.transaction((tx) =>
+      tx.agentCustomProvider.update({ where: { id }, data: { discoveryStatus: 'FAILED', lastDiscoveryError: result.error } }),
+    );
+    throw new AppError('UPSTREAM_ERROR', `discovery failed: ${result.error}`, { httpStatus: result.httpStatus });
+  }
+  try {
+    return await op.commit((tx) => applyDiscovery(tx, organizationId, id, result.models));
+  } catch (error) {
+    await ctx.db.transaction((tx) =>
+      tx.agentCustomProvider.update({ where: { id }, data: { discoveryStatus: 'FAILED', lastDiscoveryError: 'could not store the discovered models' } }),
+    );
+    throw error;
+  }
+}
+
+async function applyDiscovery(tx: Tx, organizationId: string, providerId: string, models: { name: string; metadata: Record<string, unknown> }[]) {
+  const rows = JSON.stringify(models.map((m) => ({ n: m.name, m: m.metadata })));
+  await tx.$executeRaw`
+    INSERT INTO agent_catalog (organization_id, custom_provider_id, model_provider, model_name, model_metadata, last_refreshed_at, updated_at)
+    SELECT ${organizationId}::uuid, ${providerId}::uuid, ${DISCOVERED_PROVIDER}, r.n, r.m, now(), now()
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r(n text, m jsonb)
+    ON CONFLICT (organization_id, custom_provider_id, model_provider, model_name)
+    DO UPDATE SET model_metadata = EXCLUDED.model_metadata, last_refreshed_at = now(), updated_at = now()`;
+  const names = models.map((m) => m.name);
+  const { count: removedCount } = await tx.agentCatalog.deleteMany({
+    where: { organizationId, customProviderId: providerId, modelName: { notIn: names } },
+  });
+  await tx.$executeRaw`
+    INSERT INTO agent_model_access (organization_id, workspace_id, catalog_id)
+    SELECT ${organizationId}::uuid, NULL, c.id FROM agent_catalog c
+    WHERE c.organization_id = ${organizationId}::uuid AND c.custom_provider_id = ${providerId}::uuid
+    ON CONFLICT (organization_id, workspace_id, catalog_id) DO NOTHING`;
+  const customProvider = await tx.agentCustomProvider.update({
+    where: { id: providerId },
+    data: { discoveryStatus: 'SUCCEEDED', lastRefreshedAt: new Date(), lastDiscoveryError: null },
+  });
+  return { customProvider, upsertedCount: models.length, removedCount };
+}
+
+export async function validateProvider(
+  ctx: Context,
+  op: AuditedOperation,
+  input: { id?: string | null; baseUrl?: string | null; apiKeyHeader?: string | null; apiKey?: string | null; customHeaders?: Header[] | null },
+) {
+  const organizationId = ctx.db.organizationId;
+  let discoveryTarget: DiscoveryTarget;
+  if (input.id != null) {
+    const id = parseId(input.id, 'CustomProvider', 'input.id');
+    op.resourceId = id;
+    const provider = await ctx.db.transaction((tx) => ownProvider(tx, organizationId, id));
+    if (!provider.baseUrl) throw badInput('input.id', 'the provider has no baseUrl');
+    discoveryTarget = target(ctx, provider);
+  } else {
+    if (!input.baseUrl) throw badInput('input.baseUrl', 'give id or baseUrl');
+    const apiKeyHeader = optionalKeyHeader(input.apiKeyHeader);
+    discoveryTarget = {
+      baseUrl: validateBaseUrl(input.baseUrl, 'input.baseUrl'),
+      apiKeyHeader,
+      apiKey: input.apiKey ? validateApiKey(input.apiKey, 'input.apiKey') : undefined,
+      customHeaders: validateCustomHeaders(input.customHeaders ?? [], apiKeyHeader, 'input.customHeaders'),
+    };
+  }
+  const result: DiscoveryResult = await discoverModels(discoveryTarget, {
+    timeoutMs: ctx.services.config.DISCOVERY_VALIDATE_TIMEOUT_MS,
+    denyPrivateNetworks: ctx.services.config.DISCOVERY_DENY_PRIVATE_NETWORKS,
+  });
+  // Nothing is stored but the audit event.
+  await op.commit(async () => undefined);
+  return result.ok
+    ? { valid: result.httpStatus === 200, httpStatus: result.httpStatus, modelCount: result.models.length, error: result.httpStatus === 200 ? null : `provider answered HTTP ${result.httpStatus}` }
+    : { valid: false, httpStatus: result.httpStatus, modelCount: null, error: result.error };
+}

@@ -1,0 +1,54 @@
+import { badInput } from '../../errors.ts';
+import type { Header } from './secrets.ts';
+
+// RFC 7230 token characters.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'keep-alive', 'proxy-authorization', 'trailer']);
+export const MAX_HEADERS = 32;
+
+export function validateBaseUrl(value: string, argument: string): string {
+  const trimmed = value.trim();
+  if (trimmed.length > 500) throw badInput(argument, 'must be at most 500 characters');
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    throw badInput(argument, 'must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badInput(argument, 'scheme must be http or https');
+  if (!url.hostname) throw badInput(argument, 'must name a host');
+  if (url.username || url.password) throw badInput(argument, 'must not carry credentials; use apiKey or customHeaders');
+  return trimmed;
+}
+
+export function validateHeaderName(value: string, argument: string): string {
+  if (value.length < 1 || value.length > 120 || !TOKEN.test(value)) {
+    throw badInput(argument, 'must be a valid HTTP header name of at most 120 characters');
+  }
+  if (FORBIDDEN_HEADERS.has(value.toLowerCase())) throw badInput(argument, `${value} cannot be set`);
+  return value;
+}
+
+export function validateApiKey(value: string, argument: string): string {
+  if (value.length > 4096) throw badInput(argument, 'must be at most 4096 characters');
+  if (/[\r\n\0]/.test(value)) throw badInput(argument, 'must not contain line breaks or NUL');
+  return value;
+}
+
+/** Custom headers: legal, unique case-insensitively, bounded, and not the header that carries the key. */
+export function validateCustomHeaders(headers: Header[], apiKeyHeader: string | null, argument: string): Header[] {
+  if (headers.length > MAX_HEADERS) throw badInput(argument, `at most ${MAX_HEADERS} headers`);
+  const keyHeader = (apiKeyHeader ?? 'authorization').toLowerCase();
+  const seen = new Set<string>();
+  return headers.map((header, index) => {
+    const at = `${argument}[${index}]`;
+    const name = validateHeaderName(header.name, `${at}.name`);
+    const lower = name.toLowerCase();
+    if (seen.has(lower)) throw badInput(`${at}.name`, `duplicate header ${name}`);
+    if (lower === keyHeader) throw badInput(`${at}.name`, `${name} carries the API key; set apiKey instead`);
+    seen.add(lower);
+    if (header.value.length > 2048) throw badInput(`${at}.value`, 'must be at most 2048 characters');
+    if (/[\r\n\0]/.test(header.value)) throw badInput(`${at}.value`, 'must not contain line breaks or NUL');
+    return { name, value: header.value };
+  });
+}
