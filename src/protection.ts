@@ -1,4 +1,4 @@
-import { GraphQLError, getNamedType, isListType, getNullableType, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { GraphQLError, getNamedType, isListType, getNullableType, visit, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
@@ -72,4 +72,49 @@ export function queryProtections(config: Config, schema: GraphQLSchema): Plugin[
   ];
   if (config.NODE_ENV === 'production') plugins.push(blockFieldSuggestionsPlugin() as Plugin);
   return plugins;
+}
+
+// NUL cannot be stored by PostgreSQL and lone surrogates are not valid UTF-8.
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function findUnstorable(value: unknown, path: string, depth = 0): string | null {
+  if (depth > 32) return null;
+  if (typeof value === 'string') return UNSTORABLE_TEXT.test(value) ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnstorable(value[i], `${path}[${i}]`, depth + 1);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      const found = findUnstorable(key, path, depth + 1) ?? findUnstorable(inner, `${path}.${key}`, depth + 1);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/** Text no column can hold is refused up front, wherever it appears in the input. */
+export function useStorableText(): Plugin {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      let found = findUnstorable(args.variableValues ?? {}, '$variables');
+      if (!found) {
+        visit(args.document, {
+          StringValue(node) {
+            if (!found && UNSTORABLE_TEXT.test(node.value)) found = 'a string literal';
+          },
+        });
+      }
+      if (found) {
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError(`${found}: text must not contain NUL characters or unpaired surrogates`, {
+              extensions: { code: 'BAD_USER_INPUT', argument: found },
+            }),
+          ],
+        });
+      }
+    },
+  };
 }

@@ -7,7 +7,7 @@ import { schema } from './schema.ts';
 import { bearerToken, type Principal } from './auth.ts';
 import { RequestDb, type Context } from './context.ts';
 import { useErrorCodes } from './error-masking.ts';
-import { queryProtections } from './protection.ts';
+import { queryProtections, useStorableText } from './protection.ts';
 import { unauthenticated } from './errors.ts';
 import type { Services } from './services.ts';
 
@@ -123,6 +123,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       ...queryProtections(config, schema),
       ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
       useAnonymousIntrospectionOnly(),
+      useStorableText(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
       useErrorCodes(),
     ],

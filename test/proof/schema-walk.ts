@@ -1,0 +1,192 @@
+// Builds operations from the schema itself, so that the proof suites cover every root
+// field, argument and input field, including ones added later.
+import crypto from 'node:crypto';
+import {
+  buildSchema,
+  getNamedType,
+  getNullableType,
+  isEnumType,
+  isInputObjectType,
+  isInterfaceType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  isScalarType,
+  isUnionType,
+  type GraphQLArgument,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLOutputType,
+  type GraphQLSchema,
+} from 'graphql';
+import { printSchema } from '../../src/schema.ts';
+
+/** The served schema, rebuilt from its printed SDL so directives are readable. */
+export const servedSchema: GraphQLSchema = buildSchema(printSchema());
+
+export type RootKind = 'query' | 'mutation';
+
+export interface RootField {
+  kind: RootKind;
+  field: GraphQLField<unknown, unknown>;
+  /** Scopes of its @auth directive ([] when it has none). */
+  requires: string[];
+}
+
+export function rootFields(): RootField[] {
+  const result: RootField[] = [];
+  for (const [kind, type] of [
+    ['query', servedSchema.getQueryType()],
+    ['mutation', servedSchema.getMutationType()],
+  ] as const) {
+    for (const field of Object.values(type!.getFields())) {
+      const auth = field.astNode?.directives?.find((d) => d.name.value === 'auth');
+      const list = auth?.arguments?.[0]?.value;
+      const requires = list && list.kind === 'ListValue' ? list.values.map((v) => (v as { value: string }).value) : [];
+      result.push({ kind, field, requires });
+    }
+  }
+  return result;
+}
+
+/** A place where an operation takes an ID: an argument or a field of its input. */
+export interface IdSlot {
+  /** Path of argument names, e.g. ['input', 'catalogEntryId']. */
+  path: string[];
+  list: boolean;
+}
+
+export function idSlots(field: GraphQLField<unknown, unknown>): IdSlot[] {
+  const slots: IdSlot[] = [];
+  const visit = (name: string, type: GraphQLInputType, path: string[], depth: number) => {
+    const named = getNamedType(type);
+    if (named.name === 'ID') slots.push({ path: [...path, name], list: isListType(getNullableType(type)) });
+    else if (isInputObjectType(named) && depth < 2) {
+      for (const inner of Object.values(named.getFields())) visit(inner.name, inner.type, [...path, name], depth + 1);
+    }
+  };
+  for (const arg of field.args) visit(arg.name, arg.type, [], 0);
+  return slots;
+}
+
+/** A selection of every scalar (and, one level down, object) field of `type`. */
+export function selectionFor(type: GraphQLOutputType, depth = 0, alias = ''): string {
+  const named = getNamedType(type);
+  if (isScalarType(named) || isEnumType(named)) return '';
+  if (isUnionType(named) || isInterfaceType(named)) {
+    const members = isUnionType(named) ? named.getTypes() : servedSchema.getPossibleTypes(named);
+    // Members may share field names with different types: alias each member's fields.
+    return `{ __typename ${members.map((m) => `... on ${m.name} ${selectionFor(m, depth + 1, `${m.name}_`) || '{ __typename }'}`).join(' ')} }`;
+  }
+  if (!isObjectType(named)) return '';
+  const parts: string[] = ['__typename'];
+  for (const field of Object.values(named.getFields())) {
+    if (field.args.some((a) => isNonNullType(a.type))) continue;
+    const inner = getNamedType(field.type);
+    const name = alias ? `${alias}${field.name}: ${field.name}` : field.name;
+    if (isScalarType(inner) || isEnumType(inner)) parts.push(name);
+    else if (depth < 2) {
+      const sub = selectionFor(field.type, depth + 1, alias);
+      if (sub) parts.push(`${name} ${sub}`);
+    }
+  }
+  return `{ ${parts.join(' ')} }`;
+}
+
+/** A well-formed value for an input type (IDs are supplied by `idFor`). */
+export function validValue(type: GraphQLInputType, idFor: (path: string[]) => string | null, path: string[]): unknown {
+  const nullable = getNullableType(type);
+  if (isListType(nullable)) {
+    const item = validValue(nullable.ofType, idFor, path);
+    return item === undefined ? [] : [item];
+  }
+  const named = getNamedType(type);
+  if (named.name === 'ID') return idFor(path);
+  if (isEnumType(named)) return named.getValues()[0]!.value;
+  if (isInputObjectType(named)) {
+    const fields = Object.values(named.getFields());
+    const value: Record<string, unknown> = {};
+    if (named.isOneOf) {
+      const first = fields[0]!;
+      value[first.name] = validValue(first.type, idFor, [...path, first.name]);
+      return value;
+    }
+    for (const field of fields) {
+      if (isNonNullType(field.type) || getNamedType(field.type).name === 'ID') {
+        const v = validValue(field.type, idFor, [...path, field.name]);
+        if (v !== undefined && v !== null) value[field.name] = v;
+      }
+    }
+    return value;
+  }
+  switch (named.name) {
+    case 'String':
+      return `proof-${crypto.randomBytes(3).toString('hex')}`;
+    case 'Int':
+      return 5;
+    case 'Float':
+      return 1.5;
+    case 'Boolean':
+      return false;
+    case 'UUID':
+      return crypto.randomUUID();
+    case 'DateTime':
+      return new Date().toISOString();
+    case 'JSONObject':
+      return {};
+    default:
+      return undefined;
+  }
+}
+
+export function typeString(type: GraphQLInputType): string {
+  return String(type);
+}
+
+/**
+ * An operation calling `root.field` with every argument passed as a variable, and the
+ * variables: required arguments and ID slots get valid values unless `override` says
+ * otherwise (override receives the argument path and returns a value, or undefined
+ * to keep the valid one).
+ */
+export function buildOperation(
+  root: RootField,
+  idFor: (path: string[]) => string | null,
+  override: (path: string[], type: GraphQLInputType) => unknown = () => undefined,
+): { query: string; variables: Record<string, unknown> } {
+  const variables: Record<string, unknown> = {};
+  const definitions: string[] = [];
+  const args: string[] = [];
+  const withOverrides = (value: unknown, type: GraphQLInputType, path: string[]): unknown => {
+    const replaced = override(path, type);
+    if (replaced !== undefined) return replaced;
+    const named = getNamedType(type);
+    if (isInputObjectType(named) && value && typeof value === 'object' && !Array.isArray(value)) {
+      const result: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+      for (const field of Object.values(named.getFields())) {
+        const inner = override([...path, field.name], field.type);
+        if (inner !== undefined) result[field.name] = inner === OMIT ? undefined : inner;
+      }
+      return result;
+    }
+    return value;
+  };
+  root.field.args.forEach((arg: GraphQLArgument, index) => {
+    const base = isNonNullType(arg.type) || idSlots({ ...root.field, args: [arg] } as never).length > 0
+      ? validValue(arg.type, idFor, [arg.name])
+      : undefined;
+    const value = withOverrides(base, arg.type, [arg.name]);
+    if (value === undefined || value === OMIT) return;
+    const name = `v${index}`;
+    definitions.push(`$${name}: ${typeString(arg.type)}`);
+    args.push(`${arg.name}: $${name}`);
+    variables[name] = value;
+  });
+  const header = definitions.length ? `(${definitions.join(', ')})` : '';
+  const call = args.length ? `(${args.join(', ')})` : '';
+  const query = `${root.kind}${header} { ${root.field.name}${call} ${selectionFor(root.field.type)} }`;
+  return { query, variables };
+}
+
+/** Marks an input field to leave out. */
+export const OMIT = Symbol('omit');
