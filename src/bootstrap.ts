@@ -13,10 +13,15 @@ import type { Services } from './services.ts';
  * Opens the database, applies migrations and builds the process-wide services.
  * Shared by the server, the CLI and the tests.
  */
-export async function startServices(config: Config, logger: Logger): Promise<Services> {
+export async function startServices(
+  config: Config,
+  logger: Logger,
+  options: { onQuery?: (sql: string) => void } = {},
+): Promise<Services> {
   if (!config.DB_ENCRYPTION_KEY) throw new Error('DB_ENCRYPTION_KEY is not set');
   const secretBox = SecretBox.fromConfig(config.DB_ENCRYPTION_KEY, config.DB_ENCRYPTION_KEYS_PREVIOUS);
   const database = await openDatabase({
+    onQuery: options.onQuery,
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolSize: config.DATABASE_POOL_SIZE,

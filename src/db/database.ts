@@ -33,10 +33,19 @@ export interface DatabaseOptions {
   /** How long to wait for a PostgreSQL connection before failing. */
   connectTimeoutMs?: number;
   limits?: TransactionLimits;
+  /** Called with every SQL statement Prisma sends (diagnostics and statement-count tests). */
+  onQuery?: (sql: string) => void;
+}
+
+function createClient(adapter: PrismaPg | PrismaPGlite, onQuery?: (sql: string) => void) {
+  if (!onQuery) return new PrismaClient({ adapter });
+  const client = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  client.$on('query' as never, (event: { query: string }) => onQuery(event.query));
+  return client;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const database = options.databaseUrl ? openPostgres(options) : await openPglite(options.dataDir);
+  const database = options.databaseUrl ? openPostgres(options) : await openPglite(options.dataDir, options.onQuery);
   if (options.limits) setTransactionLimits(database.prisma, options.limits);
   return database;
 }
@@ -49,7 +58,7 @@ function openPostgres(options: DatabaseOptions): Database {
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = createClient(new PrismaPg(pool), options.onQuery);
   return {
     kind: 'postgres',
     prisma,
@@ -82,7 +91,7 @@ function openPostgres(options: DatabaseOptions): Database {
   };
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, onQuery?: (sql: string) => void): Promise<Database> {
   let lock: DirectoryLock | undefined;
   let location = dataDir;
   if (!dataDir.startsWith('memory://')) {
@@ -97,7 +106,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     lock?.release();
     throw error;
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
+  const prisma = createClient(new PrismaPGlite(client), onQuery);
   const session: SqlSession = {
     exec: async (sql) => {
       await client.exec(sql);

@@ -37,7 +37,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(overrides: Partial<Record<keyof Config, string>> = {}): Promise<TestApp> {
+export async function startTestApp(
+  overrides: Partial<Record<keyof Config, string>> = {},
+  options: { onQuery?: (sql: string) => void } = {},
+): Promise<TestApp> {
   const database: TestDatabase = await createTestDatabase();
   const logs: string[] = [];
   const sink = new Writable({
@@ -57,7 +60,7 @@ export async function startTestApp(overrides: Partial<Record<keyof Config, strin
     ...overrides,
   });
   const logger = createLogger(config.LOG_LEVEL, sink);
-  const services = await startServices(config, logger);
+  const services = await startServices(config, logger, options);
   const app = createApp(services);
 
   const token: TestApp['token'] = (claims) =>
