@@ -33,7 +33,8 @@ async function main(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const logger = createLogger('warn');
+  // Logs go to stderr: stdout carries the command's output (a token, JSON).
+  const logger = createLogger('warn', process.stderr);
   const config = resolveSecrets(loadConfig(), logger);
 
   if (values.help || positionals.length === 0) {

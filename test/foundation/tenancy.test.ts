@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scopedTransaction } from '../../src/db/scope.ts';
+import { encodeGlobalId } from '../../src/builder.ts';
+import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
+import { CreateWorkspaceDocument, DeleteWorkspaceDocument, NodeDocument, NodesDocument, CreateOrganizationDocument } from '../generated/graphql.ts';
+
+let t: TestApp;
+let a: { id: string; token: string };
+let b: { id: string; token: string };
+let aWorkspace: { id: string; databaseId: string };
+
+beforeAll(async () => {
+  t = await startTestApp();
+  a = await t.organization('A');
+  b = await t.organization('B');
+  aWorkspace = ok(await t.request(CreateWorkspaceDocument, { name: 'A space' }, { token: a.token })).createWorkspace.workspace;
+  ok(await t.request(CreateWorkspaceDocument, { name: 'B space' }, { token: b.token }));
+});
+afterAll(() => t.close());
+
+describe('tenant isolation', () => {
+  it('hides another organization and its workspaces from node() and nodes()', async () => {
+    const orgId = encodeGlobalId('Organization', a.id);
+    expect(ok(await t.request(NodeDocument, { id: aWorkspace.id }, { token: b.token })).node).toBeNull();
+    expect(ok(await t.request(NodeDocument, { id: orgId }, { token: b.token })).node).toBeNull();
+    expect(ok(await t.request(NodesDocument, { ids: [aWorkspace.id, orgId] }, { token: b.token })).nodes).toEqual([null, null]);
+    expect(ok(await t.request(NodeDocument, { id: aWorkspace.id }, { token: a.token })).node).toMatchObject({ name: 'A space' });
+  });
+
+  it('refuses to delete another organization\'s workspace', async () => {
+    expect(codes(await t.request(DeleteWorkspaceDocument, { id: aWorkspace.id }, { token: b.token }))).toEqual(['NOT_FOUND']);
+    expect(await t.services.database.prisma.workspace.count({ where: { id: aWorkspace.databaseId } })).toBe(1);
+  });
+
+  it('hides other tenants through row-level security alone, as a restricted role', async () => {
+    const prisma = t.services.database.prisma;
+    const rows = await scopedTransaction(prisma, { kind: 'tenant', organizationId: b.id }, (tx) =>
+      tx.$queryRaw<{ organization_id: string }[]>`SELECT organization_id::text FROM workspace`,
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((row) => row.organization_id === b.id)).toBe(true);
+    const orgs = await scopedTransaction(prisma, { kind: 'tenant', organizationId: b.id }, (tx) =>
+      tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM organization`,
+    );
+    expect(orgs).toEqual([{ id: b.id }]);
+    const [role] = await scopedTransaction(prisma, { kind: 'tenant', organizationId: b.id }, (tx) =>
+      tx.$queryRaw<{ current_user: string; rolsuper: boolean; rolbypassrls: boolean }[]>`
+        SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`,
+    );
+    expect(role).toEqual({ current_user: 'mcp_app', rolsuper: false, rolbypassrls: false });
+    await expect(
+      scopedTransaction(prisma, { kind: 'tenant', organizationId: b.id }, (tx) =>
+        tx.$executeRaw`INSERT INTO workspace (organization_id, name) VALUES (${a.id}::uuid, 'intruder')`,
+      ),
+    ).rejects.toThrow();
+    const bound = await scopedTransaction(prisma, { kind: 'tenant', organizationId: a.id, workspaceId: aWorkspace.databaseId }, (tx) =>
+      tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM workspace`,
+    );
+    expect(bound).toEqual([{ id: aWorkspace.databaseId }]);
+  });
+});
+
+describe('organizations and workspaces', () => {
+  it('creates organizations only for platform admins', async () => {
+    const tenant = await t.token({ organizationId: a.id, scopes: ['workspace:create'] });
+    expect(codes(await t.request(CreateOrganizationDocument, { name: 'X' }, { token: tenant }))).toEqual(['FORBIDDEN']);
+    const admin = await t.token({ scopes: ['platform:admin'] });
+    const created = ok(await t.request(CreateOrganizationDocument, { name: '  New org  ' }, { token: admin })).createOrganization.organization;
+    expect(created.name).toBe('New org');
+  });
+
+  it('validates workspace names and IDs', async () => {
+    for (const name of ['', '   ', 'x'.repeat(201), 'tab\u0007bell']) {
+      const response = await t.request(CreateWorkspaceDocument, { name }, { token: a.token });
+      expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'name' });
+    }
+    for (const id of [aWorkspace.databaseId, encodeGlobalId('Organization', a.id)]) {
+      expect(codes(await t.request(DeleteWorkspaceDocument, { id }, { token: a.token }))).toEqual(['BAD_USER_INPUT']);
+    }
+  });
+
+  it('deletes a workspace, answering its global ID, and audits each mutation once', async () => {
+    const created = ok(await t.request(CreateWorkspaceDocument, { name: 'temp' }, { token: a.token })).createWorkspace.workspace;
+    expect(ok(await t.request(DeleteWorkspaceDocument, { id: created.id }, { token: a.token })).deleteWorkspace.deletedId).toBe(created.id);
+    expect(codes(await t.request(DeleteWorkspaceDocument, { id: created.id }, { token: a.token }))).toEqual(['NOT_FOUND']);
+    const noScope = await t.token({ organizationId: a.id, scopes: ['agent:read'] });
+    expect(codes(await t.request(DeleteWorkspaceDocument, { id: aWorkspace.id }, { token: noScope }))).toEqual(['FORBIDDEN']);
+    const events = await t.services.database.prisma.auditEvent.findMany({
+      where: { organizationId: a.id, resourceType: 'workspace', resourceId: { in: [created.databaseId, aWorkspace.databaseId] } },
+    });
+    const summary = events.map((e) => `${e.action}:${e.status}:${e.errorCode ?? ''}:${e.resourceId === created.databaseId ? 'temp' : 'kept'}`).sort();
+    expect(summary).toEqual(['create:SUCCESS::kept', 'create:SUCCESS::temp', 'delete:FAILURE:NOT_FOUND:temp', 'delete:SUCCESS::temp']);
+    // A refusal by scope happens before the input is read: recorded without a resource id.
+    const refused = await t.services.database.prisma.auditEvent.findMany({
+      where: { organizationId: a.id, resourceType: 'workspace', action: 'delete', errorCode: 'FORBIDDEN' },
+    });
+    expect(refused).toHaveLength(1);
+  });
+});
