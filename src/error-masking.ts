@@ -56,6 +56,10 @@ function withCode(error: GraphQLError, ctx: Context): GraphQLError {
   if (!error.path) {
     return new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'BAD_USER_INPUT' } });
   }
+  // The row an update or delete named vanished meanwhile (a concurrent delete).
+  if ((original as { code?: string } | undefined)?.code === 'P2025') {
+    return new GraphQLError('the object no longer exists', { nodes: error.nodes, path: error.path, extensions: { code: 'NOT_FOUND' } });
+  }
   if (isUniqueViolation(original)) {
     return new GraphQLError('the object already exists', {
       nodes: error.nodes,

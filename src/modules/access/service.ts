@@ -73,7 +73,9 @@ export async function disableModel(ctx: Context, op: AuditedOperation, grantId: 
     const grant = await tx.agentModelAccess.findFirst({ where: { id: grantId, organizationId } });
     if (!grant) throw notFound('ModelAccess');
     op.workspaceId = grant.workspaceId;
-    await tx.agentModelAccess.delete({ where: { id: grant.id } });
+    // A concurrent disable may have removed it since: deleteMany reports that as 0 rows.
+    const { count } = await tx.agentModelAccess.deleteMany({ where: { id: grant.id, organizationId } });
+    if (count === 0) throw notFound('ModelAccess');
   });
 }
 
