@@ -158,6 +158,8 @@ function targetSetup(target: TargetName, dbUrl: string, port: number, secret: st
           ...common,
           HOST: '127.0.0.1',
           LOG_LEVEL: 'warn',
+          // The load generator is one actor; per-actor rate limiting would measure the limiter.
+          RATE_LIMIT_POINTS: '0',
           DB_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
           DATABASE_POOL_SIZE: '10',
           AUTH_JWKS_URL: '',

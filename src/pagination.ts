@@ -173,3 +173,14 @@ export async function paginate<Row>(
   let counted: Promise<number> | undefined;
   return plan.build(rows, () => (counted ??= count({ where: filter })));
 }
+
+/** The usual listing order: newest first, id as tie-breaker. */
+export function newestFirst<Row extends { createdAt: Date; id: string }>(name: string): Ordering<Row> {
+  return {
+    name,
+    keys: [
+      { field: 'createdAt', direction: 'desc', kind: 'date' },
+      { field: 'id', direction: 'desc', kind: 'string' },
+    ],
+  };
+}

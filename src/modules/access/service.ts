@@ -1,18 +1,12 @@
 import type { Context } from '../../context.ts';
 import type { AgentModelAccess, Prisma } from '../../generated/prisma/client.ts';
 import { conflict, isForeignKeyViolation, notFound } from '../../errors.ts';
-import { paginate, type ConnectionArgs, type Ordering } from '../../pagination.ts';
+import { paginate, type ConnectionArgs, newestFirst } from '../../pagination.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
 import { workspaceLoader } from './loaders.ts';
 
-const grantOrdering: Ordering<AgentModelAccess> = {
-  name: 'modelAccess:created',
-  keys: [
-    { field: 'createdAt', direction: 'desc', kind: 'date' },
-    { field: 'id', direction: 'desc', kind: 'string' },
-  ],
-};
+const grantOrdering = newestFirst<AgentModelAccess>('modelAccess:created');
 
 /** The workspace, which must belong to the caller's organization (else NOT_FOUND). */
 export async function requireWorkspace(ctx: Context, workspaceId: string) {

@@ -3,7 +3,7 @@ import { connectionOf } from '../../connections.ts';
 import type { Context } from '../../context.ts';
 import type { AuditEvent, Prisma } from '../../generated/prisma/client.ts';
 import { badInput } from '../../errors.ts';
-import { paginate, type ConnectionArgs, type Ordering } from '../../pagination.ts';
+import { paginate, type ConnectionArgs, newestFirst } from '../../pagination.ts';
 import { ActorTypeEnum } from '../tenancy/schema.ts';
 
 const AuditStatusEnum = builder.enumType('AuditStatus', { values: ['SUCCESS', 'FAILURE'] as const });
@@ -40,13 +40,7 @@ const AuditEventFilterInput = builder.inputType('AuditEventFilter', {
   }),
 });
 
-const newestFirst: Ordering<AuditEvent> = {
-  name: 'audit:created',
-  keys: [
-    { field: 'createdAt', direction: 'desc', kind: 'date' },
-    { field: 'id', direction: 'desc', kind: 'string' },
-  ],
-};
+const auditOrdering = newestFirst<AuditEvent>('audit:created');
 
 function listAuditEvents(
   ctx: Context,
@@ -61,7 +55,7 @@ function listAuditEvents(
   if (filter?.resourceId != null) where.resourceId = filter.resourceId;
   if (filter?.status != null) where.status = filter.status;
   return paginate(
-    newestFirst,
+    auditOrdering,
     args,
     where as Record<string, unknown>,
     (query) => ctx.db.transaction((tx) => tx.auditEvent.findMany(query)),

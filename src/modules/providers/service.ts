@@ -2,7 +2,7 @@ import { encodeGlobalId, parseId } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import type { AgentCatalog, AgentCustomProvider, Prisma } from '../../generated/prisma/client.ts';
 import { AppError, badInput, conflict, notFound } from '../../errors.ts';
-import { paginate, type ConnectionArgs, type Ordering } from '../../pagination.ts';
+import { paginate, type ConnectionArgs, type Ordering, newestFirst } from '../../pagination.ts';
 import { requiredText } from '../../validation.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import type { Tx } from '../../db/scope.ts';
@@ -14,13 +14,7 @@ export const DISCOVERED_PROVIDER = 'custom-model-provider';
 /** A RUNNING refresh older than its timeout plus this margin was left by a crash. */
 const STALE_MARGIN_MS = 5_000;
 
-const providerOrdering: Ordering<AgentCustomProvider> = {
-  name: 'provider:created',
-  keys: [
-    { field: 'createdAt', direction: 'desc', kind: 'date' },
-    { field: 'id', direction: 'desc', kind: 'string' },
-  ],
-};
+const providerOrdering = newestFirst<AgentCustomProvider>('provider:created');
 
 export function listProviders(ctx: Context, args: ConnectionArgs) {
   const where = { organizationId: ctx.db.organizationId };

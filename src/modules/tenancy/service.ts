@@ -1,19 +1,13 @@
 import type { Context } from '../../context.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import { notFound } from '../../errors.ts';
-import { paginate, type ConnectionArgs, type Ordering } from '../../pagination.ts';
+import { paginate, type ConnectionArgs, newestFirst } from '../../pagination.ts';
 import { requiredText } from '../../validation.ts';
 import type { Organization, Workspace } from '../../generated/prisma/client.ts';
 
 export const NAME_MAX = 200;
 
-export const workspaceOrdering: Ordering<Workspace> = {
-  name: 'workspace:created',
-  keys: [
-    { field: 'createdAt', direction: 'desc', kind: 'date' },
-    { field: 'id', direction: 'desc', kind: 'string' },
-  ],
-};
+export const workspaceOrdering = newestFirst<Workspace>('workspace:created');
 
 export function listWorkspaces(ctx: Context, args: ConnectionArgs) {
   const filter = { organizationId: ctx.db.organizationId };
