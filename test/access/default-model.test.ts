@@ -3,10 +3,9 @@ import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import {
   DefaultModelSelectionDocument,
   DisableModelDocument,
-  EnableModelDocument,
   SetDefaultModelDocument,
 } from '../generated/graphql.ts';
-import { catalogGid, fixtures, workspaceGid } from './fixtures.ts';
+import { catalogGid, fixtures, enableThroughApi } from './fixtures.ts';
 
 let t: TestApp;
 let f: ReturnType<typeof fixtures>;
@@ -20,15 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function enable(token: string, catalogId: string, workspaceId?: string) {
-  return ok(
-    await t.request(
-      EnableModelDocument,
-      { catalogEntryId: catalogGid(catalogId), workspaceId: workspaceId ? workspaceGid(workspaceId) : null },
-      { token },
-    ),
-  ).enableModel.modelAccess;
-}
+const enable = (token: string, catalogId: string, workspaceId?: string) => enableThroughApi(t, token, catalogId, workspaceId);
 
 const selection = async (token: string) =>
   ok(await t.request(DefaultModelSelectionDocument, {}, { token })).defaultModelSelection;

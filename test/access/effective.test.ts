@@ -3,12 +3,11 @@ import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import {
   AccessNodeDocument,
   DisableModelDocument,
-  EnableModelDocument,
   WorkspaceModelsDocument,
   WorkspacesEffectiveModelsDocument,
   type WorkspaceModelsQuery,
 } from '../generated/graphql.ts';
-import { catalogGid, fixtures, grantGid, workspaceGid } from './fixtures.ts';
+import { fixtures, grantGid, workspaceGid, enableThroughApi } from './fixtures.ts';
 
 let t: TestApp;
 let f: ReturnType<typeof fixtures>;
@@ -19,15 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function enable(token: string, catalogId: string, workspaceId?: string) {
-  return ok(
-    await t.request(
-      EnableModelDocument,
-      { catalogEntryId: catalogGid(catalogId), workspaceId: workspaceId ? workspaceGid(workspaceId) : null },
-      { token },
-    ),
-  ).enableModel.modelAccess;
-}
+const enable = (token: string, catalogId: string, workspaceId?: string) => enableThroughApi(t, token, catalogId, workspaceId);
 
 const listModels = (token: string, workspaceId: string, variables: Record<string, unknown> = {}) =>
   t.request(WorkspaceModelsDocument, { workspaceId: workspaceGid(workspaceId), ...variables }, { token });

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { encodeGlobalId } from '../../src/builder.ts';
 import { scopedTransaction, type Tx } from '../../src/db/scope.ts';
 import { sealProviderSecrets, type ProviderSecrets } from '../../src/modules/providers/secrets.ts';
-import type { TestApp } from '../support/harness.ts';
+import { ok, type TestApp } from '../support/harness.ts';
+import { EnableModelDocument } from '../generated/graphql.ts';
 
 /**
  * Direct inserts for the rows these tests need (catalog entries, custom providers,
@@ -78,3 +79,14 @@ export const unique = () => crypto.randomBytes(4).toString('hex');
 export const catalogGid = (id: string) => encodeGlobalId('CatalogEntry', id);
 export const workspaceGid = (id: string) => encodeGlobalId('Workspace', id);
 export const grantGid = (id: string) => encodeGlobalId('ModelAccess', id);
+
+/** Grants an entry through the API (organization-level without a workspace). */
+export async function enableThroughApi(t: TestApp, token: string, catalogId: string, workspaceId?: string) {
+  return ok(
+    await t.request(
+      EnableModelDocument,
+      { catalogEntryId: catalogGid(catalogId), workspaceId: workspaceId ? workspaceGid(workspaceId) : null },
+      { token },
+    ),
+  ).enableModel.modelAccess;
+}
