@@ -8,6 +8,7 @@ import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 
 let t: TestApp;
 let statements = 0;
+let transactions = 0;
 let a: { id: string; token: string };
 let b: { id: string; token: string };
 let providerId: string;
@@ -45,7 +46,13 @@ async function walk(token: string, variables: Record<string, unknown>, backward 
 }
 
 beforeAll(async () => {
-  t = await startTestApp({}, { onQuery: () => statements++ });
+  t = await startTestApp({}, {
+    onQuery: (sql) => {
+      statements++;
+      // Every scoped transaction starts with one set_config statement.
+      if (sql.includes('set_config')) transactions++;
+    },
+  });
   a = await t.organization('A');
   b = await t.organization('B');
   // 24 rows of A sharing one created_at, with names that exercise the filters.
@@ -186,6 +193,32 @@ describe('catalogEntries', () => {
     const large = await count(50);
     expect(large).toBe(small);
     expect(large).toBeLessThanOrEqual(12);
+  });
+});
+
+describe('nested model connections', () => {
+  it('fetch every provider\'s models page in one batch: one query per provider, transactions constant', async () => {
+    const QUERY = '{ customProviders(first: 20) { edges { node { models(first: 2) { totalCount edges { node { modelName } } } } } } }';
+    const count = async () => {
+      statements = 0;
+      transactions = 0;
+      const data = ok(await t.request<any>(QUERY, {}, { token: a.token }));
+      return { statements, transactions, providers: data.customProviders.edges.length };
+    };
+    const one = await count();
+    await scopedTransaction(t.services.database.prisma, { kind: 'tenant', organizationId: a.id }, async (tx) => {
+      for (let i = 0; i < 4; i++) {
+        const provider = await tx.agentCustomProvider.create({ data: { organizationId: a.id, displayName: `extra ${i}` } });
+        for (let j = 0; j < 3; j++) {
+          await tx.agentCatalog.create({ data: { organizationId: a.id, customProviderId: provider.id, modelProvider: 'custom-model-provider', modelName: `extra-${i}-${j}` } });
+        }
+      }
+    });
+    const five = await count();
+    expect(five.providers).toBe(one.providers + 4);
+    expect(five.transactions).toBe(one.transactions);
+    // A page and a count per provider, never a load of every child.
+    expect(five.statements).toBe(one.statements + 4 * 2);
   });
 });
 

@@ -1,7 +1,8 @@
-import { loader, type Context } from '../../context.ts';
+import type { Context } from '../../context.ts';
 import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
 import { forbidden } from '../../errors.ts';
-import { planConnection, whereAll, type ConnectionArgs, type Connection, type Ordering } from '../../pagination.ts';
+import { whereAll, type ConnectionArgs, type Connection, type Ordering } from '../../pagination.ts';
+import { batchedCatalogConnection } from '../catalog/batched-page.ts';
 import { catalogFilterWhere, visibleTo, type CatalogEntryFilter } from '../catalog/filter.ts';
 
 type CatalogWhere = Prisma.AgentCatalogWhereInput;
@@ -60,36 +61,6 @@ const modelsByProviderOrdering: Ordering<AgentCatalog> = {
   ],
 };
 
-interface CatalogPageQuery {
-  where: CatalogWhere;
-  orderBy: Prisma.AgentCatalogOrderByWithRelationInput[];
-  take: number;
-}
-
-/**
- * Catalog pages, each its own keyset query (never a nested `take`, which Prisma
- * answers by loading every child), run together in one transaction per tick.
- */
-function catalogPageLoader(ctx: Context) {
-  return loader<CatalogPageQuery, AgentCatalog[]>(ctx, 'catalogPage', (queries) =>
-    ctx.db.transaction(async (tx) => {
-      const pages: AgentCatalog[][] = [];
-      for (const query of queries) pages.push(await tx.agentCatalog.findMany(query));
-      return pages;
-    }),
-  );
-}
-
-function catalogCountLoader(ctx: Context) {
-  return loader<CatalogWhere, number>(ctx, 'catalogCount', (wheres) =>
-    ctx.db.transaction(async (tx) => {
-      const counts: number[] = [];
-      for (const where of wheres) counts.push(await tx.agentCatalog.count({ where }));
-      return counts;
-    }),
-  );
-}
-
 /**
  * One page of a workspace's effective models, ordered by provider, name and id.
  * Callers check that the workspace exists and may be seen; the workspace's pages of
@@ -105,11 +76,5 @@ export async function effectiveModelsConnection(
     catalogFilterWhere(ctx, filter),
     effectiveModelsWhere(ctx.db.organizationId, workspaceId),
   ) as CatalogWhere;
-  const plan = planConnection(modelsByProviderOrdering, args);
-  const rows = await catalogPageLoader(ctx).load({
-    where: whereAll(where, plan.query.where) as CatalogWhere,
-    orderBy: plan.query.orderBy,
-    take: plan.query.take,
-  });
-  return plan.build(rows, () => catalogCountLoader(ctx).load(where));
+  return batchedCatalogConnection(ctx, modelsByProviderOrdering, args, where);
 }

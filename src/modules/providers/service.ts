@@ -6,6 +6,7 @@ import { paginate, type ConnectionArgs, type Ordering, newestFirst } from '../..
 import { requiredText } from '../../validation.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import type { Tx } from '../../db/scope.ts';
+import { batchedCatalogConnection } from '../catalog/batched-page.ts';
 import { discoverModels, type DiscoveryResult, type DiscoveryTarget } from './discovery.ts';
 import { openProviderSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
 import { validateApiKey, validateBaseUrl, validateCustomHeaders, validateHeaderName } from './validation.ts';
@@ -35,16 +36,9 @@ const modelOrdering: Ordering<AgentCatalog> = {
   ],
 };
 
-/** One provider's catalog rows, by its own keyset query (never a nested `take`). */
+/** One provider's catalog rows: a keyset query per provider, batched across the response. */
 export function listProviderModels(ctx: Context, providerId: string, args: ConnectionArgs) {
-  const where = { organizationId: ctx.db.organizationId, customProviderId: providerId };
-  return paginate(
-    modelOrdering,
-    args,
-    where,
-    (query) => ctx.db.transaction((tx) => tx.agentCatalog.findMany(query)),
-    (query) => ctx.db.transaction((tx) => tx.agentCatalog.count(query)),
-  );
+  return batchedCatalogConnection(ctx, modelOrdering, args, { organizationId: ctx.db.organizationId, customProviderId: providerId });
 }
 
 interface SettingsInput {
