@@ -53,6 +53,8 @@ describe('custom provider settings', () => {
       [{ baseUrl: 'not a url' }, 'input.baseUrl'],
       [{ baseUrl: `http://example.com/${'a'.repeat(500)}` }, 'input.baseUrl'],
       [{ baseUrl: 'http://user:pass@example.com' }, 'input.baseUrl'],
+      [{ baseUrl: 'http://example.com/v1?key=1' }, 'input.baseUrl'],
+      [{ baseUrl: 'http://example.com/v1#frag' }, 'input.baseUrl'],
       [{ apiKeyHeader: 'Bad Header' }, 'input.apiKeyHeader'],
       [{ apiKeyHeader: 'x'.repeat(121) }, 'input.apiKeyHeader'],
       [{ customHeaders: [{ name: 'X-A', value: '1' }, { name: 'x-a', value: '2' }] }, 'input.customHeaders[1].name'],

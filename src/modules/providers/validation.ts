@@ -18,6 +18,10 @@ export function validateBaseUrl(value: string, argument: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badInput(argument, 'scheme must be http or https');
   if (!url.hostname) throw badInput(argument, 'must name a host');
   if (url.username || url.password) throw badInput(argument, 'must not carry credentials; use apiKey or customHeaders');
+  // Discovery appends /models to the URL; a query or fragment would end up before it.
+  if (url.search || url.hash || trimmed.includes('?') || trimmed.includes('#')) {
+    throw badInput(argument, 'must not contain a query or fragment');
+  }
   return trimmed;
 }
 
