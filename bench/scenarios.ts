@@ -259,71 +259,36 @@ async function cursorAfter(
 const DEEP_OFFSET = 10_000;
 const PAGE = 50;
 
-function oursCatalogPlan(deep: boolean) {
-  return async ({ target }: PlanContext): Promise<PreparedPlan> => {
-    const after = deep
-      ? await cursorAfter(
-          target,
-          DEEP_OFFSET,
-          (a) => requestBody(OURS_CATALOG_PAGE, { first: 100, after: a }, 'Q1'),
-          (answer) => ({
-            count: answer.data.catalogEntries.edges.length,
-            endCursor: answer.data.catalogEntries.pageInfo.endCursor,
-            hasNextPage: answer.data.catalogEntries.pageInfo.hasNextPage,
-          }),
-        )
-      : null;
-    return singleQuery(
-      requestBody(OURS_CATALOG_PAGE, { first: PAGE, after }, 'Q1'),
-      (answer) => expectEdges(answer, ['catalogEntries'], PAGE),
-      (answer) => oursCatalogDigest(answer),
-    );
-  };
+/**
+ * A catalog page plan for one target: its document, the root field of its answer and
+ * how to digest the page; `deep` first pages DEEP_OFFSET rows in to get the cursor.
+ */
+function catalogPlan(document: string, root: string, digest: (answer: any) => string) {
+  return (deep: boolean) =>
+    async ({ target }: PlanContext): Promise<PreparedPlan> => {
+      const after = deep
+        ? await cursorAfter(
+            target,
+            DEEP_OFFSET,
+            (a) => requestBody(document, { first: 100, after: a }, 'Q1'),
+            (answer) => ({
+              count: answer.data[root].edges.length,
+              endCursor: answer.data[root].pageInfo.endCursor,
+              hasNextPage: answer.data[root].pageInfo.hasNextPage,
+            }),
+          )
+        : null;
+      return singleQuery(
+        requestBody(document, { first: PAGE, after }, 'Q1'),
+        (answer) => expectEdges(answer, [root], PAGE),
+        digest,
+      );
+    };
 }
 
-function pglCatalogPlan(deep: boolean) {
-  return async ({ target }: PlanContext): Promise<PreparedPlan> => {
-    const after = deep
-      ? await cursorAfter(
-          target,
-          DEEP_OFFSET,
-          (a) => requestBody(PGL_CATALOG_PAGE, { first: 100, after: a }, 'Q1'),
-          (answer) => ({
-            count: answer.data.allAgentCatalogs.edges.length,
-            endCursor: answer.data.allAgentCatalogs.pageInfo.endCursor,
-            hasNextPage: answer.data.allAgentCatalogs.pageInfo.hasNextPage,
-          }),
-        )
-      : null;
-    return singleQuery(
-      requestBody(PGL_CATALOG_PAGE, { first: PAGE, after }, 'Q1'),
-      (answer) => expectEdges(answer, ['allAgentCatalogs'], PAGE),
-      pglCatalogDigest,
-    );
-  };
-}
-
-function handwrittenCatalogPlan(deep: boolean) {
-  return async ({ target }: PlanContext): Promise<PreparedPlan> => {
-    const after = deep
-      ? await cursorAfter(
-          target,
-          DEEP_OFFSET,
-          (a) => requestBody(HANDWRITTEN_CATALOG_PAGE, { first: 100, after: a }, 'Q1'),
-          (answer) => ({
-            count: answer.data.catalogEntries.edges.length,
-            endCursor: answer.data.catalogEntries.pageInfo.endCursor,
-            hasNextPage: answer.data.catalogEntries.pageInfo.hasNextPage,
-          }),
-        )
-      : null;
-    return singleQuery(
-      requestBody(HANDWRITTEN_CATALOG_PAGE, { first: PAGE, after }, 'Q1'),
-      (answer) => expectEdges(answer, ['catalogEntries'], PAGE),
-      (answer) => oursCatalogDigest(answer),
-    );
-  };
-}
+const oursCatalogPlan = catalogPlan(OURS_CATALOG_PAGE, 'catalogEntries', (answer) => oursCatalogDigest(answer));
+const pglCatalogPlan = catalogPlan(PGL_CATALOG_PAGE, 'allAgentCatalogs', pglCatalogDigest);
+const handwrittenCatalogPlan = catalogPlan(HANDWRITTEN_CATALOG_PAGE, 'catalogEntries', (answer) => oursCatalogDigest(answer));
 
 function workspaceModelsPlan(which: 'override' | 'inherit') {
   return async ({ dataset }: PlanContext): Promise<PreparedPlan> =>
