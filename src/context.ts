@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { Logger } from './logger.ts';
 import type { Principal } from './auth.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
-import { scopedClient, scopedTransaction, type DbScope, type Tx } from './db/scope.ts';
+import { heldTransaction, scopedClient, scopedTransaction, type DbScope, type HeldTransaction, type Tx } from './db/scope.ts';
 import { forbidden } from './errors.ts';
 import type { Services } from './services.ts';
 
@@ -12,6 +12,8 @@ import type { Services } from './services.ts';
  */
 export class RequestDb {
   #client?: PrismaClient;
+  #sharing = false;
+  #shared?: HeldTransaction;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -29,9 +31,33 @@ export class RequestDb {
     return { kind: 'tenant', organizationId: this.organizationId, workspaceId: this.principal.workspaceId };
   }
 
-  /** One tenant transaction. */
+  /**
+   * One tenant transaction. While reads are shared (a query operation), every call
+   * runs in the request's one transaction instead, opened on first use: one BEGIN,
+   * one scope statement and one COMMIT per request rather than per database call.
+   */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return scopedTransaction(this.prisma, this.scope, fn);
+    if (!this.#sharing) return scopedTransaction(this.prisma, this.scope, fn);
+    const shared = (this.#shared ??= heldTransaction(this.prisma, this.scope));
+    return shared.tx.then(fn).catch((error: unknown) => {
+      // A failed statement aborts the whole transaction; later reads get a fresh one.
+      if (this.#shared === shared) this.#shared = undefined;
+      void shared.end();
+      throw error;
+    });
+  }
+
+  /** Only for read-only operations: from now on `transaction` shares one transaction. */
+  shareReads(): void {
+    this.#sharing = true;
+  }
+
+  /** Ends the shared transaction; later calls (if any) get their own again. */
+  async endSharedReads(): Promise<void> {
+    this.#sharing = false;
+    const shared = this.#shared;
+    this.#shared = undefined;
+    await shared?.end();
   }
 
   /** One platform transaction (platform catalog, organizations). */
@@ -39,9 +65,9 @@ export class RequestDb {
     return scopedTransaction(this.prisma, { kind: 'platform' }, fn);
   }
 
-  /** A tenant-scoped client for queries a library issues itself. */
+  /** A tenant-scoped client for queries a library issues itself; shares reads like `transaction`. */
   get client(): PrismaClient {
-    this.#client ??= scopedClient(this.prisma, this.scope);
+    this.#client ??= scopedClient(this.prisma, (operation) => this.transaction(operation));
     return this.#client;
   }
 }

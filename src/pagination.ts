@@ -77,18 +77,28 @@ function decodeCursor<Row>(ordering: Ordering<Row>, cursor: string, argument: st
   });
 }
 
-/** Rows strictly beyond `values` in the ordering (or before them when `reverse`). */
+/**
+ * Rows strictly beyond `values` in the ordering (or before them when `reverse`):
+ * `a > x OR (a = x AND b > y) …`, led by the redundant `a >= x` so that PostgreSQL
+ * starts an index range scan at the cursor instead of filtering from the first row.
+ */
 function beyond<Row>(keys: readonly SortKey<Row>[], values: SortValue[], reverse: boolean) {
+  const ascending = (key: SortKey<Row>) => (key.direction === 'asc') !== reverse;
+  const [lead] = keys;
   return {
-    OR: keys.map((key, index) => {
-      const ascending = (key.direction === 'asc') !== reverse;
-      const clause: Record<string, unknown> = {};
-      keys.slice(0, index).forEach((prior, i) => {
-        clause[prior.field] = values[i];
-      });
-      clause[key.field] = { [ascending ? 'gt' : 'lt']: values[index] };
-      return clause;
-    }),
+    AND: [
+      { [lead!.field]: { [ascending(lead!) ? 'gte' : 'lte']: values[0] } },
+      {
+        OR: keys.map((key, index) => {
+          const clause: Record<string, unknown> = {};
+          keys.slice(0, index).forEach((prior, i) => {
+            clause[prior.field] = values[i];
+          });
+          clause[key.field] = { [ascending(key) ? 'gt' : 'lt']: values[index] };
+          return clause;
+        }),
+      },
+    ],
   };
 }
 

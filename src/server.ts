@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { GraphQLError, Kind, type DocumentNode, type ExecutionResult } from 'graphql';
+import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionResult } from 'graphql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
@@ -97,6 +97,28 @@ function useDeadline(timeoutMs: number): Plugin {
   };
 }
 
+/**
+ * A query's database reads share one transaction, committed when execution ends.
+ * Mutations keep one transaction per operation, so a failed write rolls back alone and
+ * its audit record still lands.
+ */
+function useSharedReads(): Plugin<Context> {
+  return {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+      const db = (args.contextValue as Context).db;
+      setExecuteFn(async (executeArgs) => {
+        db.shareReads();
+        try {
+          return await executeFn(executeArgs);
+        } finally {
+          await db.endSharedReads();
+        }
+      });
+    },
+  };
+}
+
 export function createApp(services: Services, options: AppOptions = {}): App {
   const { database, logger, config } = services;
   const introspection = config.INTROSPECTION ?? (config.NODE_ENV === 'production' ? 'authenticated' : 'public');
@@ -124,6 +146,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
       useAnonymousIntrospectionOnly(),
       useStorableText(),
+      useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
       useErrorCodes(),
     ],

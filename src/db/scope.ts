@@ -57,18 +57,49 @@ export async function scopedTransaction<T>(
   );
 }
 
+/** A transaction kept open until `end` is called, for several callers to share. */
+export interface HeldTransaction {
+  /** Rejects if the transaction could not be opened. */
+  tx: Promise<Tx>;
+  /** Commits (once); resolves when the connection is back in the pool. */
+  end(): Promise<void>;
+}
+
+export function heldTransaction(prisma: PrismaClient, scope: DbScope): HeldTransaction {
+  let opened!: (tx: Tx) => void;
+  let release!: () => void;
+  const tx = new Promise<Tx>((resolve) => (opened = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const finished = scopedTransaction(prisma, scope, async (held) => {
+    opened(held);
+    await released;
+  });
+  return {
+    // Whichever settles first: the open transaction, or the failure to open it.
+    tx: Promise.race([tx, finished.then(() => tx)]),
+    end: () => {
+      release();
+      return finished.then(
+        () => undefined,
+        () => undefined,
+      );
+    },
+  };
+}
+
+type TransactionRunner = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
 /**
- * A client whose every model operation runs in its own short transaction under
- * `scope`. Used where a library issues the queries (Pothos node lookups).
+ * A client whose every model operation runs through `run` (a scoped transaction).
+ * Used where a library issues the queries (Pothos node lookups).
  */
-export function scopedClient(prisma: PrismaClient, scope: DbScope): PrismaClient {
-  const limits = limitsByClient.get(prisma) ?? DEFAULT_LIMITS;
+export function scopedClient(prisma: PrismaClient, run: TransactionRunner): PrismaClient {
   return prisma.$extends({
     query: {
       $allModels: {
-        async $allOperations({ args, query }) {
-          const [, result] = await prisma.$transaction([scopeStatement(prisma, scope, limits), query(args)]);
-          return result;
+        $allOperations({ model, operation, args }) {
+          const delegate = model.charAt(0).toLowerCase() + model.slice(1);
+          return run((tx) => (tx as unknown as Record<string, Record<string, (a: unknown) => Promise<unknown>>>)[delegate]![operation]!(args));
         },
       },
     },
