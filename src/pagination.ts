@@ -78,26 +78,20 @@ function decodeCursor<Row>(ordering: Ordering<Row>, cursor: string, argument: st
 }
 
 /**
- * Rows strictly beyond `values` in the ordering (or before them when `reverse`):
- * `a > x OR (a = x AND b > y) …`, led by the redundant `a >= x` so that PostgreSQL
- * starts an index range scan at the cursor instead of filtering from the first row.
+ * Rows strictly beyond `values` in the ordering (or before them when `reverse`), as
+ * `a >= x AND NOT (a = x AND NOT <beyond in the remaining keys>)`. Equivalent to
+ * `a > x OR (a = x AND …)`, but PostgreSQL estimates this form well and scans the
+ * index from the cursor on; for the OR form it misjudged deep pages and sorted
+ * thousands of rows instead.
  */
-function beyond<Row>(keys: readonly SortKey<Row>[], values: SortValue[], reverse: boolean) {
-  const ascending = (key: SortKey<Row>) => (key.direction === 'asc') !== reverse;
-  const [lead] = keys;
+function beyond<Row>(keys: readonly SortKey<Row>[], values: readonly SortValue[], reverse: boolean): Record<string, unknown> {
+  const [lead, ...rest] = keys;
+  const ascending = (lead!.direction === 'asc') !== reverse;
+  if (rest.length === 0) return { [lead!.field]: { [ascending ? 'gt' : 'lt']: values[0] } };
   return {
     AND: [
-      { [lead!.field]: { [ascending(lead!) ? 'gte' : 'lte']: values[0] } },
-      {
-        OR: keys.map((key, index) => {
-          const clause: Record<string, unknown> = {};
-          keys.slice(0, index).forEach((prior, i) => {
-            clause[prior.field] = values[i];
-          });
-          clause[key.field] = { [ascending(key) ? 'gt' : 'lt']: values[index] };
-          return clause;
-        }),
-      },
+      { [lead!.field]: { [ascending ? 'gte' : 'lte']: values[0] } },
+      { NOT: { [lead!.field]: values[0], NOT: beyond(rest, values.slice(1), reverse) } },
     ],
   };
 }
