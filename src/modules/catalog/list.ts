@@ -1,8 +1,9 @@
 import { builder, access } from '../../builder.ts';
 import { loader, type Context } from '../../context.ts';
-import type { AgentCatalog } from '../../generated/prisma/client.ts';
+import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
+import { selectedFieldNames } from '../../lookahead.ts';
 import { paginate, type ConnectionArgs, type Ordering } from '../../pagination.ts';
-import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef } from './schema.ts';
+import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef, customProviderLoader } from './schema.ts';
 import { catalogFilterWhere, type CatalogEntryFilter } from './filter.ts';
 
 export const SortDirectionEnum = builder.enumType('SortDirection', { values: ['ASC', 'DESC'] as const });
@@ -42,20 +43,61 @@ function catalogOrdering(field: OrderField, direction: Direction): Ordering<Agen
   }
 }
 
+/** What a page of entries fetches along with the rows, in the same statement. */
+export interface CatalogPageExtras {
+  customProvider: boolean;
+  enabledForOrganization: boolean;
+}
+
 export function listCatalogEntries(
   ctx: Context,
   args: ConnectionArgs,
   filter: CatalogEntryFilter | null | undefined,
   order: { field: OrderField; direction: Direction } | null | undefined,
+  extras: CatalogPageExtras = { customProvider: false, enabledForOrganization: false },
 ) {
   const where = catalogFilterWhere(ctx, filter);
   return paginate(
     catalogOrdering(order?.field ?? 'CREATED_AT', order?.direction ?? 'DESC'),
     args,
     where,
-    (query) => ctx.db.transaction((tx) => tx.agentCatalog.findMany(query)),
+    (query) => fetchCatalogPage(ctx, query, extras),
     (query) => ctx.db.transaction((tx) => tx.agentCatalog.count(query)),
   );
+}
+
+/**
+ * One page of entries. The provider and the organization-level grant, when the
+ * response asks for them, are joined into the page's statement (LATERAL joins) and
+ * handed to the loaders their fields read from.
+ */
+async function fetchCatalogPage(
+  ctx: Context,
+  query: { where: Prisma.AgentCatalogWhereInput; orderBy: Prisma.AgentCatalogOrderByWithRelationInput[]; take: number },
+  extras: CatalogPageExtras,
+): Promise<AgentCatalog[]> {
+  if (!extras.customProvider && !extras.enabledForOrganization) {
+    return ctx.db.transaction((tx) => tx.agentCatalog.findMany(query));
+  }
+  const rows = await ctx.db.transaction((tx) =>
+    tx.agentCatalog.findMany({
+      ...query,
+      relationLoadStrategy: 'join',
+      include: {
+        customProvider: extras.customProvider,
+        access: extras.enabledForOrganization
+          ? { where: { organizationId: ctx.db.organizationId, workspaceId: null }, select: { id: true }, take: 1 }
+          : false,
+      },
+    }),
+  );
+  const providers = customProviderLoader(ctx);
+  const enabled = enabledLoader(ctx);
+  return rows.map(({ customProvider, access, ...entry }) => {
+    if (customProvider) providers.prime(customProvider.id, customProvider);
+    if (access) enabled.prime(entry.id, access.length > 0);
+    return entry;
+  });
 }
 
 /** Which of the given entries have an organization-level grant; one query per batch. */
@@ -89,7 +131,13 @@ builder.queryField('catalogEntries', (t) =>
         filter: t.arg({ type: CatalogEntryFilterInput }),
         orderBy: t.arg({ type: CatalogEntryOrderInput }),
       },
-      resolve: (_root, args, ctx) => listCatalogEntries(ctx, args, args.filter, args.orderBy),
+      resolve: (_root, args, ctx, info) => {
+        const selected = selectedFieldNames(info);
+        return listCatalogEntries(ctx, args, args.filter, args.orderBy, {
+          customProvider: selected.has('customProvider'),
+          enabledForOrganization: selected.has('enabledForOrganization'),
+        });
+      },
     },
     CatalogEntryConnection,
   ),
