@@ -149,11 +149,11 @@ function targetSetup(target: TargetName, dbUrl: string, port: number, secret: st
   const common = { ...process.env, NODE_ENV: 'production', DATABASE_URL: dbUrl, PORT: String(port), AUTH_JWT_SECRET: secret };
   switch (target) {
     case 'ours':
-      // One node process (tsx as an import hook rather than the tsx CLI, which would
-      // spawn a second process), so that its pid's RSS is the service's.
+      // What `npm start` runs (built by main() first), as one node process whose pid's
+      // RSS is the service's.
       return {
         command: process.execPath,
-        args: ['--import', 'tsx', 'src/main.ts'],
+        args: [path.join(ROOT, 'dist', 'main.mjs')],
         env: {
           ...common,
           HOST: '127.0.0.1',
@@ -315,6 +315,10 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => abort('SIGTERM'));
 
   const machine = await machineInfo(options.pgUrl);
+  if (options.targets.has('ours')) {
+    log('building the service (npm run build)');
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  }
   log(`recreating database ${options.database} and applying migrations`);
   const dbUrl = await recreateDatabase(options.pgUrl, options.database);
   log('seeding');

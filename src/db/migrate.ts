@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Database, SqlSession } from './database.ts';
+import { PROJECT_ROOT } from '../paths.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
+export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'prisma', 'migrations');
 
 // The key `prisma migrate deploy` locks with, so the CLI and the service exclude each other.
 const PRISMA_ADVISORY_LOCK_KEY = 72707369;

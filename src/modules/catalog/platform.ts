@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { z } from 'zod';
 import { builder, access } from '../../builder.ts';
 import type { Tx } from '../../db/scope.ts';
@@ -9,8 +9,9 @@ import type { Logger } from '../../logger.ts';
 import { badInput } from '../../errors.ts';
 import { defineMutation } from '../../mutation.ts';
 import { capabilityKey } from './metadata.ts';
+import { PROJECT_ROOT } from '../../paths.ts';
 
-export const PLATFORM_MODELS_FILE = fileURLToPath(new URL('./platform-models.json', import.meta.url));
+export const PLATFORM_MODELS_FILE = path.join(PROJECT_ROOT, 'src', 'modules', 'catalog', 'platform-models.json');
 
 export interface PlatformEntry {
   modelProvider: string;
