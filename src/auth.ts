@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { unauthenticated } from './errors.ts';
 
@@ -50,6 +51,10 @@ export interface AuthOptions {
 
 export type TokenVerifier = (token: string) => Promise<Principal>;
 
+/** How long a verified token is trusted without checking its signature again. */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
 export function createTokenVerifier(options: AuthOptions): TokenVerifier {
   let key: Uint8Array | JWTVerifyGetKey;
   let algorithms: string[];
@@ -62,7 +67,20 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
   } else {
     throw new Error('Set AUTH_JWT_SECRET or AUTH_JWKS_URL');
   }
+  // Verifying a signature costs more than the rest of a small request. A token that
+  // verified is trusted again for a minute at most, and never past its own expiry;
+  // failures are never cached.
+  const verified = new LRUCache<string, Principal>({ max: VERIFIED_TOKEN_CACHE_SIZE });
   return async (token) => {
+    const known = verified.get(token);
+    if (known) return known;
+    const { principal, expiresAt } = await verify(token);
+    const ttl = Math.min(VERIFIED_TOKEN_TTL_MS, expiresAt === undefined ? Infinity : expiresAt - Date.now());
+    if (ttl > 0) verified.set(token, principal, { ttl });
+    return principal;
+  };
+
+  async function verify(token: string): Promise<{ principal: Principal; expiresAt?: number }> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key as Uint8Array, {
@@ -79,14 +97,15 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
     if (!claims.success) throw unauthenticated('invalid token claims');
     const { sub, actor_type, org_id, workspace_id, scope } = claims.data;
     if (workspace_id && !org_id) throw unauthenticated('a workspace-bound token needs org_id');
-    return {
+    const principal: Principal = Object.freeze({
       subject: sub,
       actorType: actor_type === 'service' ? 'SERVICE' : 'USER',
       organizationId: org_id ?? null,
       workspaceId: workspace_id ?? null,
-      scopes: scope.split(/\s+/).filter(Boolean),
-    };
-  };
+      scopes: Object.freeze(scope.split(/\s+/).filter(Boolean)),
+    });
+    return { principal, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
+  }
 }
 
 export function bearerToken(header: string | null): string {

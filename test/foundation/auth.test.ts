@@ -58,6 +58,17 @@ describe('token verification', () => {
     expect(response.errors?.[0]?.message).toMatch(/expired/);
   });
 
+  it('stops accepting a token once it expires, although it was accepted before', async () => {
+    // Expires at the start of the second after next: accepted now, refused 2 s on.
+    const expiry = Math.floor(Date.now() / 1000) + 2;
+    const token = await sign({ sub: 'x', org_id: org.id, scope: '*' }, JWT_SECRET, expiry);
+    expect(ok(await t.request(ViewerDocument, {}, { token })).viewer.subject).toBe('x');
+    await new Promise((resolve) => setTimeout(resolve, expiry * 1000 - Date.now() + 50));
+    const response = await t.request(ViewerDocument, {}, { token });
+    expect(response.status).toBe(401);
+    expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  });
+
   it('refuses a token without a subject or with a malformed org_id', async () => {
     for (const claims of [{ org_id: org.id }, { sub: 'x', org_id: 'not-a-uuid' }, { sub: '', org_id: org.id }]) {
       const response = await t.request(ViewerDocument, {}, { token: await sign(claims) });
