@@ -3,6 +3,7 @@ import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionR
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { schema } from './schema.ts';
 import { bearerToken, type Principal } from './auth.ts';
 import { RequestDb, type Context } from './context.ts';
@@ -146,6 +147,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
       useAnonymousIntrospectionOnly(),
       useStorableText(),
+      useGraphQlJit(),
       useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
       useErrorCodes(),
