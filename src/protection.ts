@@ -1,4 +1,4 @@
-import { GraphQLError, getNamedType, isListType, getNullableType, visit, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { GraphQLError, getNamedType, isListType, getNullableType, visit, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
@@ -6,6 +6,7 @@ import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { LRUCache } from 'lru-cache';
 import type { Config } from './config.ts';
 import { DEFAULT_PAGE_SIZE } from './pagination.ts';
 
@@ -26,35 +27,50 @@ const connectionAwareEstimator: ComplexityEstimator = ({ field, args, childCompl
   return 1 + childComplexity;
 };
 
+const MAX_COST_CACHE_KEY_LENGTH = 2048;
+
 function useCostLimit(schema: GraphQLSchema, maximum: number): Plugin {
+  // A cost depends on the document, the operation and the variables (page sizes). Clients
+  // repeat the same few operations, so each document keeps its recent costs (for small
+  // variables only, so the cache stays small); documents come from yoga's parse cache
+  // and drop out of this one with it.
+  const costsByDocument = new WeakMap<DocumentNode, LRUCache<string, number>>();
+  const costOf = (document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined) => {
+    let costs = costsByDocument.get(document);
+    if (!costs) costsByDocument.set(document, (costs = new LRUCache({ max: 64 })));
+    const key = `${operationName ?? ''}\u0000${JSON.stringify(variables)}`;
+    let cost = costs.get(key);
+    if (cost === undefined) {
+      cost = getComplexity({ schema, query: document, variables, operationName, estimators: [connectionAwareEstimator] });
+      if (key.length <= MAX_COST_CACHE_KEY_LENGTH) costs.set(key, cost);
+    }
+    return cost;
+  };
+  // Checked before execution, not during validation: yoga caches validation per
+  // document, and the same document costs more with larger page-size variables.
   return {
-    onValidate({ params, context, setResult }) {
-      const yogaParams = (context as { params?: { variables?: Record<string, unknown>; operationName?: string } }).params;
+    onExecute({ args, setResultAndStopExecution }) {
       let cost: number;
       try {
-        cost = getComplexity({
-          schema,
-          query: params.documentAST,
-          variables: yogaParams?.variables ?? {},
-          operationName: yogaParams?.operationName,
-          estimators: [connectionAwareEstimator],
-        });
+        cost = costOf(args.document, (args.variableValues ?? {}) as Record<string, unknown>, args.operationName ?? undefined);
       } catch {
-        // Malformed variables or unknown operation: graphql-js reports those itself.
+        // Malformed variables or unknown operation: execution reports those itself.
         return;
       }
       if (cost > maximum) {
-        setResult([
-          new GraphQLError(`Query cost ${cost} exceeds the maximum of ${maximum}; request smaller pages or fewer nested lists.`, {
-            extensions: { code: 'BAD_USER_INPUT', cost, maximumCost: maximum },
-          }),
-        ]);
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError(`Query cost ${cost} exceeds the maximum of ${maximum}; request smaller pages or fewer nested lists.`, {
+              extensions: { code: 'BAD_USER_INPUT', cost, maximumCost: maximum },
+            }),
+          ],
+        });
       }
     },
   };
 }
 
-/** Validation-time limits: rejected operations never reach resolvers or the database. */
+/** Limits checked before execution: rejected operations never reach resolvers or the database. */
 export function queryProtections(config: Config, schema: GraphQLSchema): Plugin[] {
   // Report rejections as validation errors (not thrown), so they carry a code.
   const rejectAs = {

@@ -38,12 +38,12 @@ describe('query protections', () => {
   it('multiplies connection sizes into the cost and refuses expensive operations without touching data', async () => {
     const cheap = await t.request('{ workspaces(first: 10) { edges { node { id name } } } }', {}, { token });
     ok(cheap);
-    const expensive = await t.request(
-      `query($n: Int) { workspaces(first: $n) { edges { node { id name createdAt databaseId } } totalCount } }`,
-      { n: 100 },
-      { token },
-    );
+    const sized = `query($n: Int) { workspaces(first: $n) { edges { node { id name createdAt databaseId } } totalCount } }`;
+    ok(await t.request(sized, { n: 5 }, { token }));
+    const expensive = await t.request(sized, { n: 100 }, { token });
     expect(codes(expensive)).toEqual(['BAD_USER_INPUT']);
+    // Costs are remembered per document and variables: the small page still passes.
+    ok(await t.request(sized, { n: 5 }, { token }));
     expect(expensive.errors?.[0]?.extensions).toMatchObject({ maximumCost: 500 });
     // Refused during validation: execution never started, so no resolver touched the database.
     expect(expensive.data).toBeUndefined();

@@ -6,10 +6,12 @@ const CAPABILITY_PREFIX = 'supports_';
 
 /** Capability flags that are true, without the prefix, sorted. */
 export function capabilitiesOf(metadata: Metadata): string[] {
-  return Object.entries(metadata)
-    .filter(([key, value]) => key.startsWith(CAPABILITY_PREFIX) && value === true)
-    .map(([key]) => key.slice(CAPABILITY_PREFIX.length))
-    .sort();
+  // A plain loop: this runs for every entry of every catalog page.
+  const capabilities: string[] = [];
+  for (const key of Object.keys(metadata)) {
+    if (metadata[key] === true && key.startsWith(CAPABILITY_PREFIX)) capabilities.push(key.slice(CAPABILITY_PREFIX.length));
+  }
+  return capabilities.sort();
 }
 
 export function capabilityKey(capability: string): string {
