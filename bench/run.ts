@@ -33,6 +33,7 @@ import {
   type TargetInfo,
 } from './report.ts';
 import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts';
+import { startArguments } from '../scripts/start-command.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -145,14 +146,6 @@ interface TargetSetup {
   env: NodeJS.ProcessEnv;
 }
 
-/** The node arguments of package.json's `start` script (`node <arguments>`). */
-function startScriptArguments(): string[] {
-  const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const [command, ...args] = packageJson.scripts.start.trim().split(/\s+/);
-  if (command !== 'node') throw new Error(`npm start is expected to run node, not: ${packageJson.scripts.start}`);
-  return args;
-}
-
 function targetSetup(target: TargetName, dbUrl: string, port: number, secret: string): TargetSetup {
   const common = { ...process.env, NODE_ENV: 'production', DATABASE_URL: dbUrl, PORT: String(port), AUTH_JWT_SECRET: secret };
   switch (target) {
@@ -161,7 +154,7 @@ function targetSetup(target: TargetName, dbUrl: string, port: number, secret: st
       // RSS is the service's.
       return {
         command: process.execPath,
-        args: startScriptArguments(),
+        args: startArguments(ROOT),
         env: {
           ...common,
           HOST: '127.0.0.1',
