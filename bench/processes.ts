@@ -122,6 +122,17 @@ export function readMemory(pid: number): MemorySample {
 }
 
 /**
+ * CPU time the process has used so far (user + system, every thread), in ms. The
+ * kernel counts in clock ticks, which are 10 ms on Linux (USER_HZ = 100).
+ */
+export function readCpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
  * Resets the kernel's peak-RSS mark of a process (Linux: `echo 5 > clear_refs`), so
  * that the next reading is the peak of one scenario. Returns false where that is not
  * permitted; the peak is then cumulative since the process started.

@@ -31,6 +31,8 @@ export interface ScenarioResult {
     roundTripsPerRequest: number;
     totals: StatementCounts;
   };
+  /** CPU time of the target's process (all threads) over the window ÷ responses. */
+  cpuMsPerRequest?: number;
   memory?: {
     peakRssMiB: number;
     rssMiB: number;
@@ -88,6 +90,7 @@ export interface Ratio {
   p50: number | null;
   p99: number | null;
   statementsPerRequest: number | null;
+  cpuPerRequest: number | null;
   peakRss: number | null;
 }
 
@@ -118,6 +121,7 @@ export function computeRatios(results: ScenarioResult[]): Ratio[] {
         p50: ratio(ours?.latencyMs?.p50, other.latencyMs?.p50),
         p99: ratio(ours?.latencyMs?.p99, other.latencyMs?.p99),
         statementsPerRequest: ratio(ours?.sql?.statementsPerRequest, other.sql?.statementsPerRequest),
+        cpuPerRequest: ratio(ours?.cpuMsPerRequest, other.cpuMsPerRequest),
         peakRss: ratio(ours?.memory?.peakRssMiB, other.memory?.peakRssMiB),
       });
     }
@@ -170,8 +174,8 @@ export function renderMarkdown(report: BenchReport): string {
       `${d.counts.tenant.orgLevelGrants} organization-level grants, ${d.counts.tenant.overrideGrants} grants on its override workspace.`,
   );
   lines.push('');
-  lines.push('| Scenario | Target | req/s | p50 ms | p99 ms | SQL stmts/req | tx/req | round trips/req | peak RSS MiB | bad answers |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| Scenario | Target | req/s | p50 ms | p99 ms | SQL stmts/req | tx/req | round trips/req | server CPU ms/req | peak RSS MiB | bad answers |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const order = [...new Set(report.results.map((r) => r.scenario))];
   const targetOrder = Object.keys(TARGET_LABELS);
   const sorted = [...report.results].sort(
@@ -180,28 +184,28 @@ export function renderMarkdown(report: BenchReport): string {
   for (const r of sorted) {
     const name = r.unit ? `${r.scenario} (per mutation)` : r.scenario;
     if (r.status !== 'ok') {
-      lines.push(`| ${name} | ${TARGET_LABELS[r.target]} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 160)} |  |  |  |  |  |  |  |`);
+      lines.push(`| ${name} | ${TARGET_LABELS[r.target]} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 160)} |  |  |  |  |  |  |  |  |`);
       continue;
     }
     lines.push(
       `| ${name} | ${TARGET_LABELS[r.target]} | ${fmt(r.rps, 0)} | ${fmt(r.latencyMs?.p50, 2)} | ${fmt(r.latencyMs?.p99, 2)} | ` +
         `${fmt(r.sql?.statementsPerRequest, 2)} | ${fmt(r.sql?.transactionsPerRequest, 2)} | ${fmt(r.sql?.roundTripsPerRequest, 2)} | ` +
-        `${fmt(r.memory?.peakRssMiB, 0)} | ${r.failedResponses ?? 0}${r.socketErrors || r.timeouts ? ` (+${r.socketErrors} socket errors, ${r.timeouts} timeouts)` : ''} |`,
+        `${fmt(r.cpuMsPerRequest, 2)} | ${fmt(r.memory?.peakRssMiB, 0)} | ${r.failedResponses ?? 0}${r.socketErrors || r.timeouts ? ` (+${r.socketErrors} socket errors, ${r.timeouts} timeouts)` : ''} |`,
     );
   }
   if (report.ratios.length) {
     lines.push('');
     lines.push('Ratios, model control plane ÷ baseline (req/s above 1 = ours faster; latency, statements and RSS above 1 = ours higher):');
     lines.push('');
-    lines.push('| Scenario | versus | req/s | p50 | p99 | SQL stmts/req | peak RSS |');
-    lines.push('|---|---|---:|---:|---:|---:|---:|');
+    lines.push('| Scenario | versus | req/s | p50 | p99 | SQL stmts/req | server CPU/req | peak RSS |');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
     for (const q of report.ratios) {
-      if ([q.rps, q.p50, q.p99, q.statementsPerRequest, q.peakRss].every((v) => v === null)) {
-        lines.push(`| ${q.scenario} | ${TARGET_LABELS[q.versus]} | service not measured |  |  |  |  |`);
+      if ([q.rps, q.p50, q.p99, q.statementsPerRequest, q.cpuPerRequest, q.peakRss].every((v) => v === null)) {
+        lines.push(`| ${q.scenario} | ${TARGET_LABELS[q.versus]} | service not measured |  |  |  |  |  |`);
         continue;
       }
       lines.push(
-        `| ${q.scenario} | ${TARGET_LABELS[q.versus]} | ${fmtRatio(q.rps)} | ${fmtRatio(q.p50)} | ${fmtRatio(q.p99)} | ${fmtRatio(q.statementsPerRequest)} | ${fmtRatio(q.peakRss)} |`,
+        `| ${q.scenario} | ${TARGET_LABELS[q.versus]} | ${fmtRatio(q.rps)} | ${fmtRatio(q.p50)} | ${fmtRatio(q.p99)} | ${fmtRatio(q.statementsPerRequest)} | ${fmtRatio(q.cpuPerRequest)} | ${fmtRatio(q.peakRss)} |`,
       );
     }
   }

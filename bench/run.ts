@@ -21,7 +21,7 @@ import { countGrants, dropDatabase, recreateDatabase, seed, SHAPE, vacuumAnalyze
 import { runLoad } from './load.ts';
 import { ALL_TARGETS, databaseUrl, loadOptions, type BenchOptions, type TargetName } from './options.ts';
 import { CountingProxy, diffCounts } from './pg-counting-proxy.ts';
-import { freePort, killAllChildren, readMemory, resetPeakRss, startServer, type ServerProcess } from './processes.ts';
+import { freePort, killAllChildren, readCpuMs, readMemory, resetPeakRss, startServer, type ServerProcess } from './processes.ts';
 import {
   computeAgreement,
   computeRatios,
@@ -246,7 +246,9 @@ async function benchTarget(
         }
         const perScenario = resetPeakRss(server.pid);
         const before = proxy.snapshot();
+        const cpuBefore = readCpuMs(server.pid);
         const result = await runLoad({ ...load, seconds: options.seconds });
+        const cpuMs = readCpuMs(server.pid) - cpuBefore;
         const sql = diffCounts(proxy.snapshot(), before);
         const memory = readMemory(server.pid);
         await cleanup();
@@ -269,11 +271,12 @@ async function benchTarget(
             totals: sql,
           },
           memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
+          cpuMsPerRequest: per(cpuMs),
           ...(check.digest !== undefined ? { digest: check.digest } : {}),
         });
         log(
           `${scenario.id} ${target}: ${result.rps.toFixed(0)} req/s, p50 ${result.latency.p50.toFixed(2)} ms, p99 ${result.latency.p99.toFixed(2)} ms, ` +
-            `${per(sql.statements).toFixed(2)} stmts/req, peak RSS ${(memory.peakRss / MiB).toFixed(0)} MiB` +
+            `${per(sql.statements).toFixed(2)} stmts/req, ${per(cpuMs).toFixed(2)} CPU ms/req, peak RSS ${(memory.peakRss / MiB).toFixed(0)} MiB` +
             (result.failed ? `, ${result.failed} bad answers (${result.firstFailure})` : ''),
         );
       } catch (error) {
@@ -373,6 +376,7 @@ async function main(): Promise<void> {
       'SQL statements are counted by a TCP proxy between each target and PostgreSQL: one per simple Query message plus one per extended-protocol Execute; ' +
         'transactions are BEGIN/START TRANSACTION statements; round trips are Query plus Sync messages. Counts are divided by the responses received in the measured window.',
       'Peak RSS is the kernel high-water mark (VmHWM) of the target process, reset before each measured window when the kernel allows (clear_refs).',
+      'Server CPU ms/req is the target process\'s user + system CPU time (all threads, from /proc/<pid>/stat) over the measured window, divided by the responses; PostgreSQL\'s own CPU is not in it.',
       'Baselines: PostGraphile reads metadata raw (capabilities/limits are client-side) and finds the organization-level grant through a nested connection ' +
         'filtered to workspace_id null; the hand-written server answers by operationName with one SQL statement per request, no GraphQL parsing.',
     ],
