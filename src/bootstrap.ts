@@ -48,7 +48,7 @@ export async function startServices(
       }),
       tenants: new TenantDirectory(database),
       secretBox,
-      rateLimiter: createRateLimiter(config, logger),
+      rateLimiter: await createRateLimiter(config, logger),
     };
   } catch (error) {
     await database.close();

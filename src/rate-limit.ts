@@ -1,5 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Principal } from './auth.ts';
@@ -16,13 +16,15 @@ export interface RateLimiter {
  * in Redis when REDIS_URL is set so that several instances share it, with the
  * in-memory limiter as insurance while Redis is unreachable.
  */
-export function createRateLimiter(config: Config, logger: Logger): RateLimiter {
+export async function createRateLimiter(config: Config, logger: Logger): Promise<RateLimiter> {
   if (config.RATE_LIMIT_POINTS === 0) return { consume: async () => {}, close: async () => {} };
   const options = { points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_SECONDS, keyPrefix: 'mcp-rl' };
   let redis: Redis | undefined;
   let limiter: RateLimiterAbstract;
   if (config.REDIS_URL) {
-    redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+    // Loaded only when configured, so deployments without Redis do not carry the client.
+    const { Redis: RedisClient } = await import('ioredis');
+    redis = new RedisClient(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
     redis.on('error', (error) => logger.warn({ err: error }, 'rate limiter: redis error, using in-memory budget'));
     limiter = new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) });
   } else {

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { PGlite } from '@electric-sql/pglite';
+import type { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
@@ -99,14 +99,19 @@ async function openPglite(dataDir: string, onQuery?: (sql: string) => void): Pro
     lock = acquireDirectoryLock(dataDir);
     location = path.join(dataDir, 'pgdata');
   }
+  // Loaded only for the embedded database, so a PostgreSQL deployment does not carry it.
+  const [{ PGlite: PGliteDatabase }, { PrismaPGlite: PGliteAdapter }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('pglite-prisma-adapter'),
+  ]);
   let client: PGlite;
   try {
-    client = await PGlite.create(location);
+    client = await PGliteDatabase.create(location);
   } catch (error) {
     lock?.release();
     throw error;
   }
-  const prisma = createClient(new PrismaPGlite(client), onQuery);
+  const prisma = createClient(new PGliteAdapter(client), onQuery);
   const session: SqlSession = {
     exec: async (sql) => {
       await client.exec(sql);
