@@ -2,6 +2,7 @@ import type { Dataset } from './dataset.ts';
 import type { LatencySummary } from './load.ts';
 import type { StatementCounts } from './pg-counting-proxy.ts';
 import type { TargetName } from './options.ts';
+import type { DataAccessCost } from './data-access.ts';
 
 export const TARGET_LABELS: Record<TargetName, string> = {
   ours: 'model control plane',
@@ -80,6 +81,8 @@ export interface BenchReport {
   results: ScenarioResult[];
   ratios: Ratio[];
   agreement: Agreement[];
+  /** Sequential costs of one catalog page through each data layer. */
+  dataAccess: DataAccessCost[];
   notes: string[];
 }
 
@@ -225,6 +228,17 @@ export function renderMarkdown(report: BenchReport): string {
       `- ${TARGET_LABELS[t.target]}: ${t.status}${t.reason ? ` (${t.reason.split('\n')[0]})` : ''}` +
         (t.startupMs !== undefined ? `; ready in ${(t.startupMs / 1000).toFixed(1)} s, idle RSS ${fmt(t.idleRssMiB, 0)} MiB` : ''),
     );
+  }
+  if (report.dataAccess.length) {
+    const reference = report.dataAccess[0]!;
+    lines.push('');
+    lines.push(`Data access for one catalog page of 51 rows, one operation after another (CPU of the bench process per operation; ratio to "${reference.name}"):`);
+    lines.push('');
+    lines.push('| operation | CPU ms | wall ms | CPU ratio |');
+    lines.push('|---|---:|---:|---:|');
+    for (const cost of report.dataAccess) {
+      lines.push(`| ${cost.name} | ${cost.cpuMs.toFixed(3)} | ${cost.wallMs.toFixed(3)} | ${(cost.cpuMs / reference.cpuMs).toFixed(2)}× |`);
+    }
   }
   if (report.notes.length) {
     lines.push('');

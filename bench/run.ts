@@ -34,6 +34,7 @@ import {
 } from './report.ts';
 import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts';
 import { startArguments } from '../scripts/start-command.ts';
+import { measureDataAccess, type DataAccessCost } from './data-access.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -352,6 +353,12 @@ async function main(): Promise<void> {
     }
   }
 
+  let dataAccess: DataAccessCost[] = [];
+  if (options.targets.has('ours')) {
+    log('measuring data-access costs (sequential)');
+    dataAccess = await measureDataAccess(dbUrl, dataset.organizationId);
+  }
+
   if (!options.keepDatabase) await dropDatabase(options.pgUrl, options.database);
 
   const { visibleCatalogIds: _ids, ...datasetSummary } = dataset;
@@ -371,6 +378,7 @@ async function main(): Promise<void> {
     results,
     ratios: computeRatios(results),
     agreement: computeAgreement(results),
+    dataAccess,
     notes: [
       ...notes,
       'SQL statements are counted by a TCP proxy between each target and PostgreSQL: one per simple Query message plus one per extended-protocol Execute; ' +
