@@ -1,4 +1,4 @@
-import { GraphQLDirective, GraphQLList, GraphQLNonNull, GraphQLString, DirectiveLocation } from 'graphql';
+import { GraphQLDirective, GraphQLList, GraphQLNonNull, GraphQLString, DirectiveLocation, specifiedDirectives } from 'graphql';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { builder } from './builder.ts';
 import './modules/tenancy/schema.ts';
@@ -19,7 +19,8 @@ const authDirective = new GraphQLDirective({
   args: { requires: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(GraphQLString))) } },
 });
 
-export const schema = builder.toSchema({ directives: [authDirective], sortSchema: false });
+// The list replaces graphql's own directives unless they are named too (@include, @skip, …).
+export const schema = builder.toSchema({ directives: [...specifiedDirectives, authDirective], sortSchema: false });
 
 export function printSchema(): string {
   return `${printSchemaWithDirectives(schema).trim()}\n`;
