@@ -200,6 +200,34 @@ describe('catalogEntries', () => {
   });
 });
 
+describe('capabilities, limits and pricing', () => {
+  it('are derived from the metadata by the rules of SPEC §3, also for odd values, and the raw document stays readable', async () => {
+    const odd = {
+      supports_zeta: true, supports_alpha: true, supports_string: 'true', supports_off: false, xsupports_prefixed: true,
+      max_input_tokens: 1.5, max_output_tokens: 3_000_000_000, input_cost_per_token: -1, output_cost_per_token: '0.1',
+    };
+    const good = { supports_vision: true, max_input_tokens: 1e3, max_output_tokens: 2_147_483_647, input_cost_per_token: 0, output_cost_per_token: 3e-7 };
+    await scopedTransaction(t.services.database.prisma, { kind: 'tenant', organizationId: a.id }, (tx) =>
+      tx.agentCatalog.createMany({
+        data: [
+          { organizationId: a.id, modelProvider: 'derived-check', modelName: 'odd', modelMetadata: odd },
+          { organizationId: a.id, modelProvider: 'derived-check', modelName: 'good', modelMetadata: good },
+        ],
+      }),
+    );
+    const QUERY = `query($metadata: Boolean!) { catalogEntries(first: 5, filter: { provider: "derived-check" }, orderBy: { field: MODEL_NAME, direction: ASC }) {
+      edges { node { modelName capabilities limits { maxInputTokens maxOutputTokens } pricing { inputCostPerToken outputCostPerToken } metadata @include(if: $metadata) } } } }`;
+    const nodes = (metadata: boolean) =>
+      t.request<any>(QUERY, { metadata }, { token: a.token }).then((r) => ok(r).catalogEntries.edges.map((e: any) => e.node));
+    const derived = [
+      { modelName: 'good', capabilities: ['vision'], limits: { maxInputTokens: 1000, maxOutputTokens: 2_147_483_647 }, pricing: { inputCostPerToken: 0, outputCostPerToken: 3e-7 } },
+      { modelName: 'odd', capabilities: ['alpha', 'zeta'], limits: { maxInputTokens: null, maxOutputTokens: null }, pricing: { inputCostPerToken: null, outputCostPerToken: null } },
+    ];
+    expect(await nodes(false)).toEqual(derived);
+    expect(await nodes(true)).toEqual([{ ...derived[0], metadata: good }, { ...derived[1], metadata: odd }]);
+  });
+});
+
 describe('nested model connections', () => {
   it('fetch every provider\'s models page in one batch: one query per provider, transactions constant', async () => {
     const QUERY = '{ customProviders(first: 20) { edges { node { models(first: 2) { totalCount edges { node { modelName } } } } } } }';

@@ -43,8 +43,10 @@ function catalogOrdering(field: OrderField, direction: Direction): Ordering<Agen
   }
 }
 
-/** What a page of entries fetches along with the rows, in the same statement. */
-export interface CatalogPageExtras {
+/** What the response reads of each entry beyond its plain columns (from the selection). */
+export interface CatalogPageNeeds {
+  /** The raw model_metadata document (the `metadata` field). */
+  metadata: boolean;
   customProvider: boolean;
   enabledForOrganization: boolean;
 }
@@ -54,38 +56,37 @@ export function listCatalogEntries(
   args: ConnectionArgs,
   filter: CatalogEntryFilter | null | undefined,
   order: { field: OrderField; direction: Direction } | null | undefined,
-  extras: CatalogPageExtras = { customProvider: false, enabledForOrganization: false },
+  needs: CatalogPageNeeds,
 ) {
   const where = catalogFilterWhere(ctx, filter);
   return paginate(
     catalogOrdering(order?.field ?? 'CREATED_AT', order?.direction ?? 'DESC'),
     args,
     where,
-    (query) => fetchCatalogPage(ctx, query, extras),
+    (query) => fetchCatalogPage(ctx, query, needs),
     (query) => ctx.db.transaction((tx) => tx.agentCatalog.count(query)),
   );
 }
 
 /**
- * One page of entries. The provider and the organization-level grant, when the
- * response asks for them, are joined into the page's statement (LATERAL joins) and
+ * One page of entries, in one statement. The metadata document is left out unless
+ * asked for (capabilities, limits and pricing have their own columns). The provider
+ * and the organization-level grant, when asked for, are joined in (LATERAL joins) and
  * handed to the loaders their fields read from.
  */
 async function fetchCatalogPage(
   ctx: Context,
   query: { where: Prisma.AgentCatalogWhereInput; orderBy: Prisma.AgentCatalogOrderByWithRelationInput[]; take: number },
-  extras: CatalogPageExtras,
+  needs: CatalogPageNeeds,
 ): Promise<AgentCatalog[]> {
-  if (!extras.customProvider && !extras.enabledForOrganization) {
-    return ctx.db.transaction((tx) => tx.agentCatalog.findMany(query));
-  }
   const rows = await ctx.db.transaction((tx) =>
     tx.agentCatalog.findMany({
       ...query,
-      relationLoadStrategy: 'join',
+      omit: { modelMetadata: !needs.metadata },
+      ...(needs.customProvider || needs.enabledForOrganization ? { relationLoadStrategy: 'join' as const } : {}),
       include: {
-        customProvider: extras.customProvider,
-        access: extras.enabledForOrganization
+        customProvider: needs.customProvider,
+        access: needs.enabledForOrganization
           ? { where: { organizationId: ctx.db.organizationId, workspaceId: null }, select: { id: true }, take: 1 }
           : false,
       },
@@ -96,7 +97,8 @@ async function fetchCatalogPage(
   return rows.map(({ customProvider, access, ...entry }) => {
     if (customProvider) providers.prime(customProvider.id, customProvider);
     if (access) enabled.prime(entry.id, access.length > 0);
-    return entry;
+    // Without modelMetadata only when the selection does not read it.
+    return entry as AgentCatalog;
   });
 }
 
@@ -134,6 +136,7 @@ builder.queryField('catalogEntries', (t) =>
       resolve: (_root, args, ctx, info) => {
         const selected = selectedFieldNames(info);
         return listCatalogEntries(ctx, args, args.filter, args.orderBy, {
+          metadata: selected.has('metadata'),
           customProvider: selected.has('customProvider'),
           enabledForOrganization: selected.has('enabledForOrganization'),
         });

@@ -3,7 +3,7 @@ import { connectionOf } from '../../connections.ts';
 import { loader, type Context } from '../../context.ts';
 import type { AgentCatalog, AgentCustomProvider } from '../../generated/prisma/client.ts';
 import { CustomProviderRef } from '../providers/schema.ts';
-import { asMetadata, capabilitiesOf, limitsOf, pricingOf } from './metadata.ts';
+import { asMetadata } from './metadata.ts';
 import type { CatalogOrigin } from './filter.ts';
 
 export const CatalogOriginEnum = builder.enumType('CatalogOrigin', {
@@ -19,14 +19,24 @@ export function originOf(row: Pick<AgentCatalog, 'organizationId' | 'customProvi
   return row.customProviderId ? 'CUSTOM_PROVIDER' : 'ORGANIZATION';
 }
 
-const ModelLimits = builder.objectRef<ReturnType<typeof limitsOf>>('ModelLimits').implement({
+interface ModelLimits {
+  maxInputTokens: number | null;
+  maxOutputTokens: number | null;
+}
+
+interface ModelPricing {
+  inputCostPerToken: number | null;
+  outputCostPerToken: number | null;
+}
+
+const ModelLimitsRef = builder.objectRef<ModelLimits>('ModelLimits').implement({
   fields: (t) => ({
     maxInputTokens: t.exposeInt('maxInputTokens', { nullable: true }),
     maxOutputTokens: t.exposeInt('maxOutputTokens', { nullable: true }),
   }),
 });
 
-const ModelPricing = builder.objectRef<ReturnType<typeof pricingOf>>('ModelPricing').implement({
+const ModelPricingRef = builder.objectRef<ModelPricing>('ModelPricing').implement({
   fields: (t) => ({
     inputCostPerToken: t.exposeFloat('inputCostPerToken', { nullable: true, description: 'USD per input token.' }),
     outputCostPerToken: t.exposeFloat('outputCostPerToken', { nullable: true, description: 'USD per output token.' }),
@@ -70,10 +80,17 @@ export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
     capabilities: t.stringList({
       description:
         'Capability flags that are true, without the supports_ prefix, sorted (e.g. function_calling, vision).',
-      resolve: (row) => capabilitiesOf(asMetadata(row.modelMetadata)),
+      // Derived from the metadata by PostgreSQL when the row is written (see the migration).
+      resolve: (row) => row.capabilities,
     }),
-    limits: t.field({ type: ModelLimits, resolve: (row) => limitsOf(asMetadata(row.modelMetadata)) }),
-    pricing: t.field({ type: ModelPricing, resolve: (row) => pricingOf(asMetadata(row.modelMetadata)) }),
+    limits: t.field({
+      type: ModelLimitsRef,
+      resolve: (row) => ({ maxInputTokens: row.maxInputTokens, maxOutputTokens: row.maxOutputTokens }),
+    }),
+    pricing: t.field({
+      type: ModelPricingRef,
+      resolve: (row) => ({ inputCostPerToken: row.inputCostPerToken, outputCostPerToken: row.outputCostPerToken }),
+    }),
     lastRefreshedAt: t.expose('lastRefreshedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
