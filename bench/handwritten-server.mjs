@@ -56,10 +56,7 @@ SELECT c.id, c.model_provider, c.model_name, c.display_name, c.organization_id, 
        p.display_name AS provider_display_name,
        EXISTS (SELECT 1 FROM agent_model_access a
                 WHERE a.organization_id = $1 AND a.workspace_id IS NULL AND a.catalog_id = c.id) AS enabled,
-       ARRAY(SELECT substr(e.key, 10) FROM jsonb_each(c.model_metadata) AS e
-              WHERE e.key LIKE 'supports\\_%' AND e.value = 'true'::jsonb ORDER BY 1) AS capabilities,
-       c.model_metadata -> 'max_input_tokens' AS max_input_tokens,
-       c.model_metadata -> 'max_output_tokens' AS max_output_tokens
+       c.capabilities, c.max_input_tokens, c.max_output_tokens
   FROM (SELECT * FROM agent_catalog c
          WHERE (c.organization_id IS NULL OR c.organization_id = $1)
            ${withCursor ? 'AND (c.created_at, c.id) < ($3::timestamptz, $4::uuid)' : ''}
@@ -80,8 +77,6 @@ const SCOPE = {
   name: 'hw_scope',
   text: "SELECT set_config('role', 'mcp_app', true), set_config('app.current_org_id', $1, true)",
 };
-
-const intOrNull = (v) => (Number.isInteger(v) ? v : null);
 
 const handlers = {
   /** Same answer shape as the service's catalogEntries page (Q1/Q3). */
@@ -105,7 +100,7 @@ const handlers = {
         customProvider: r.provider_display_name === null ? null : { displayName: r.provider_display_name },
         enabledForOrganization: r.enabled,
         capabilities: r.capabilities,
-        limits: { maxInputTokens: intOrNull(r.max_input_tokens), maxOutputTokens: intOrNull(r.max_output_tokens) },
+        limits: { maxInputTokens: r.max_input_tokens, maxOutputTokens: r.max_output_tokens },
       },
     }));
     return {

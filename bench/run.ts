@@ -385,7 +385,7 @@ async function main(): Promise<void> {
         'transactions are BEGIN/START TRANSACTION statements; round trips are Query plus Sync messages. Counts are divided by the responses received in the measured window.',
       'Peak RSS is the kernel high-water mark (VmHWM) of the target process, reset before each measured window when the kernel allows (clear_refs).',
       'Server CPU ms/req is the target process\'s user + system CPU time (all threads, from /proc/<pid>/stat) over the measured window, divided by the responses; PostgreSQL\'s own CPU is not in it.',
-      'Baselines: PostGraphile reads metadata raw (capabilities/limits are client-side) and finds the organization-level grant through a nested connection ' +
+      'Baselines: PostGraphile and the hand-written server read capabilities and limits from the generated columns; PostGraphile finds the organization-level grant through a nested connection ' +
         'filtered to workspace_id null; the hand-written server answers by operationName with one SQL statement per request, no GraphQL parsing.',
     ],
   };

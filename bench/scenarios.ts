@@ -142,8 +142,8 @@ const PGL_Q0 = /* GraphQL */ `query Q0($first: Int!) {
 
 /**
  * PostGraphile's equivalent of Q1: the same rows in the same order, the custom
- * provider's name through the composite foreign key, the raw metadata (capabilities
- * and limits are derived from it by the client), and "enabled for the organization" as
+ * provider's name through the composite foreign key, capabilities and limits from
+ * the table's generated columns, and "enabled for the organization" as
  * the first organization-level grant of the entry: a nested connection filtered to
  * workspace_id IS NULL (row-level security limits it to the caller's organization).
  * PostGraphile inlines it into the page's single SQL statement.
@@ -153,7 +153,8 @@ const PGL_CATALOG_PAGE = /* GraphQL */ `query Q1($first: Int!, $after: Cursor) {
     edges {
       cursor
       node {
-        id rowId modelProvider modelName displayName organizationId customProviderId createdAt modelMetadata
+        id rowId modelProvider modelName displayName organizationId customProviderId createdAt
+        capabilities maxInputTokens maxOutputTokens
         agentCustomProviderByOrganizationIdAndCustomProviderId { displayName }
         orgGrant: agentModelAccessesByCatalogId(condition: { workspaceId: null }, first: 1) { nodes { rowId } }
       }
@@ -194,20 +195,13 @@ function oursCatalogDigest(answer: Json, field = 'catalogEntries'): string {
 
 function pglCatalogDigest(answer: Json): string {
   return digestRows(
-    (answer.data.allAgentCatalogs.edges as Json[]).map(({ node }) => {
-      const metadata = node.modelMetadata as Record<string, unknown>;
-      return {
-        id: node.rowId,
-        enabled: node.orgGrant.nodes.length > 0,
-        provider: node.agentCustomProviderByOrganizationIdAndCustomProviderId?.displayName ?? '',
-        capabilities: Object.keys(metadata)
-          .filter((k) => k.startsWith('supports_') && metadata[k] === true)
-          .map((k) => k.slice('supports_'.length))
-          .sort()
-          .join(','),
-        maxInputTokens: String(Number.isInteger(metadata.max_input_tokens) ? metadata.max_input_tokens : ''),
-      };
-    }),
+    (answer.data.allAgentCatalogs.edges as Json[]).map(({ node }) => ({
+      id: node.rowId,
+      enabled: node.orgGrant.nodes.length > 0,
+      provider: node.agentCustomProviderByOrganizationIdAndCustomProviderId?.displayName ?? '',
+      capabilities: [...node.capabilities].sort().join(','),
+      maxInputTokens: String(node.maxInputTokens ?? ''),
+    })),
   );
 }
 

@@ -5,9 +5,11 @@
 -- token limits are integers from 0 to 2^31 - 1; prices are numbers >= 0. Anything
 -- else reads as absent (null).
 
-CREATE FUNCTION "catalog_capabilities"(metadata JSONB) RETURNS TEXT[]
+-- A JSON array rather than TEXT[]: clients parse JSON natively, arrays character by
+-- character.
+CREATE FUNCTION "catalog_capabilities"(metadata JSONB) RETURNS JSONB
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-  SELECT COALESCE(array_agg(substr(key, 10) ORDER BY substr(key, 10) COLLATE "C"), '{}')
+  SELECT COALESCE(jsonb_agg(substr(key, 10) ORDER BY substr(key, 10) COLLATE "C"), '[]')
   FROM jsonb_each(metadata)
   WHERE starts_with(key, 'supports_') AND value = 'true'::jsonb
 $$;
@@ -31,7 +33,7 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 $$;
 
 ALTER TABLE "agent_catalog"
-  ADD COLUMN "capabilities" TEXT[] NOT NULL
+  ADD COLUMN "capabilities" JSONB NOT NULL
     GENERATED ALWAYS AS (catalog_capabilities("model_metadata")) STORED,
   ADD COLUMN "max_input_tokens" INTEGER
     GENERATED ALWAYS AS (catalog_token_count("model_metadata" -> 'max_input_tokens')) STORED,

@@ -81,7 +81,7 @@ export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
       description:
         'Capability flags that are true, without the supports_ prefix, sorted (e.g. function_calling, vision).',
       // Derived from the metadata by PostgreSQL when the row is written (see the migration).
-      resolve: (row) => row.capabilities,
+      resolve: (row) => row.capabilities as string[],
     }),
     limits: t.field({
       type: ModelLimitsRef,
