@@ -53,7 +53,7 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
       await measure('Prisma: scoped transaction with the page (as the service)', iterations, () =>
         scopedTransaction(prisma, scope, (tx) => tx.agentCatalog.findMany({ where, orderBy, take: PAGE })),
       ),
-      await measure('Prisma: empty transaction', iterations, () => prisma.$transaction(async () => {})),
+      await measure('Prisma: scoped transaction, empty', iterations, () => scopedTransaction(prisma, scope, async () => {})),
       await measure('Prisma: page alone', iterations, () => prisma.agentCatalog.findMany({ where, orderBy, take: PAGE })),
       await measure('Prisma: page alone, without model_metadata', iterations, () =>
         prisma.agentCatalog.findMany({ where, orderBy, take: PAGE, omit: { modelMetadata: true } }),

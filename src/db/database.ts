@@ -6,7 +6,7 @@ import type { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
-import { setTransactionLimits, type TransactionLimits } from './scope.ts';
+import { scopingAdapterFactory, setTransactionLimits, type TransactionLimits } from './scope.ts';
 
 /** One SQL session for administrative work (migrations), outside Prisma. */
 export interface SqlSession {
@@ -37,7 +37,8 @@ export interface DatabaseOptions {
   onQuery?: (sql: string) => void;
 }
 
-function createClient(adapter: PrismaPg | PrismaPGlite, onQuery?: (sql: string) => void) {
+function createClient(driver: PrismaPg | PrismaPGlite, onQuery?: (sql: string) => void) {
+  const adapter = scopingAdapterFactory(driver, onQuery);
   if (!onQuery) return new PrismaClient({ adapter });
   const client = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
   client.$on('query' as never, (event: { query: string }) => onQuery(event.query));

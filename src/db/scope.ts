@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 
@@ -31,29 +33,78 @@ export function setTransactionLimits(prisma: PrismaClient, limits: TransactionLi
   limitsByClient.set(prisma, limits);
 }
 
-function scopeStatement(prisma: PrismaClient | Tx, scope: DbScope, limits: TransactionLimits) {
-  const role = scope.kind === 'platform' ? 'mcp_platform' : 'mcp_app';
-  const organizationId = scope.kind === 'tenant' ? scope.organizationId : '';
-  const workspaceId = scope.kind === 'tenant' ? (scope.workspaceId ?? '') : '';
-  return prisma.$executeRaw`SELECT set_config('role', ${role}, true),
-    set_config('app.current_org_id', ${organizationId}, true),
-    set_config('app.current_workspace_id', ${workspaceId}, true),
-    set_config('statement_timeout', ${String(limits.statementTimeoutMs)}, true)`;
+/** The scope of the transaction being started, from scopedTransaction to the adapter. */
+interface TransactionScope {
+  scope: DbScope;
+  limits: TransactionLimits;
 }
 
-/** Runs `fn` in one transaction under `scope`. */
+const startingTransaction = new AsyncLocalStorage<TransactionScope>();
+
+const SCOPE_SQL = `SELECT set_config('role', $1, true), set_config('app.current_org_id', $2, true),
+  set_config('app.current_workspace_id', $3, true), set_config('statement_timeout', $4, true)`;
+const TEXT_ARGUMENT = { scalarType: 'string', arity: 'scalar' } as const;
+
+function scopeQuery({ scope, limits }: TransactionScope): SqlQuery {
+  return {
+    sql: SCOPE_SQL,
+    args: [
+      scope.kind === 'platform' ? 'mcp_platform' : 'mcp_app',
+      scope.kind === 'tenant' ? scope.organizationId : '',
+      scope.kind === 'tenant' ? (scope.workspaceId ?? '') : '',
+      String(limits.statementTimeoutMs),
+    ],
+    argTypes: [TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT],
+  };
+}
+
+/**
+ * Wraps a driver adapter so that every transaction begins with its scope statement,
+ * sent straight to the driver right after BEGIN rather than as a Prisma query of its
+ * own (which cost more CPU than the page it scoped). The scope comes from the
+ * scopedTransaction call that started the transaction (async context); a transaction
+ * started any other way is refused, never run unscoped. `onScope` sees the statement,
+ * as Prisma's query log would.
+ */
+export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?: (sql: string) => void): SqlDriverAdapterFactory {
+  const scoping = (adapter: SqlDriverAdapter): SqlDriverAdapter => ({
+    provider: adapter.provider,
+    adapterName: adapter.adapterName,
+    queryRaw: (query) => adapter.queryRaw(query),
+    executeRaw: (query) => adapter.executeRaw(query),
+    executeScript: (script) => adapter.executeScript(script),
+    getConnectionInfo: adapter.getConnectionInfo && (() => adapter.getConnectionInfo!()),
+    dispose: () => adapter.dispose(),
+    async startTransaction(isolationLevel) {
+      const current = startingTransaction.getStore();
+      if (!current) throw new Error('database transactions are started through scopedTransaction only');
+      const transaction = await adapter.startTransaction(isolationLevel);
+      try {
+        onScope?.(SCOPE_SQL);
+        await transaction.executeRaw(scopeQuery(current));
+      } catch (error) {
+        await transaction.rollback().catch(() => {});
+        throw error;
+      }
+      return transaction;
+    },
+  });
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => scoping(await factory.connect()),
+  };
+}
+
+/** Runs `fn` in one transaction under `scope` (its client must use scopingAdapterFactory). */
 export async function scopedTransaction<T>(
   prisma: PrismaClient,
   scope: DbScope,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
   const limits = limitsByClient.get(prisma) ?? DEFAULT_LIMITS;
-  return prisma.$transaction(
-    async (tx) => {
-      await scopeStatement(tx, scope, limits);
-      return fn(tx);
-    },
-    { maxWait: limits.maxWaitMs, timeout: limits.transactionTimeoutMs },
+  return startingTransaction.run({ scope, limits }, () =>
+    prisma.$transaction(fn, { maxWait: limits.maxWaitMs, timeout: limits.transactionTimeoutMs }),
   );
 }
 

@@ -60,6 +60,29 @@ describe('tenant isolation', () => {
   });
 });
 
+describe('transaction scope', () => {
+  it('gives each of many concurrent transactions its own scope', async () => {
+    const prisma = t.services.database.prisma;
+    const scopes = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a.id : b.id));
+    const seen = await Promise.all(
+      scopes.map((organizationId) =>
+        scopedTransaction(prisma, { kind: 'tenant', organizationId }, async (tx) => {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+          const [row] = await tx.$queryRaw<{ org: string; role: string }[]>`
+            SELECT current_setting('app.current_org_id') AS org, current_user AS role`;
+          return row;
+        }),
+      ),
+    );
+    expect(seen).toEqual(scopes.map((org) => ({ org, role: 'mcp_app' })));
+  });
+
+  it('refuses a transaction started without a scope instead of running it unscoped', async () => {
+    const prisma = t.services.database.prisma;
+    await expect(prisma.$transaction(async (tx) => tx.$queryRaw`SELECT 1`)).rejects.toThrow(/scopedTransaction/);
+  });
+});
+
 describe('organizations and workspaces', () => {
   it('creates organizations only for platform admins', async () => {
     const tenant = await t.token({ organizationId: a.id, scopes: ['workspace:create'] });
