@@ -33,7 +33,7 @@ import {
   type TargetInfo,
 } from './report.ts';
 import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts';
-import { startArguments } from '../scripts/start-command.ts';
+import { startCommand } from '../scripts/start-command.ts';
 import { measureDataAccess, type DataAccessCost } from './data-access.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -150,14 +150,16 @@ interface TargetSetup {
 function targetSetup(target: TargetName, dbUrl: string, port: number, secret: string): TargetSetup {
   const common = { ...process.env, NODE_ENV: 'production', DATABASE_URL: dbUrl, PORT: String(port), AUTH_JWT_SECRET: secret };
   switch (target) {
-    case 'ours':
+    case 'ours': {
       // What `npm start` runs (built by main() first), as one node process whose pid's
       // RSS is the service's.
+      const start = startCommand(ROOT);
       return {
         command: process.execPath,
-        args: startArguments(ROOT),
+        args: start.args,
         env: {
           ...common,
+          ...start.env,
           HOST: '127.0.0.1',
           LOG_LEVEL: 'warn',
           // The load generator is one actor; per-actor rate limiting would measure the limiter.
@@ -171,6 +173,7 @@ function targetSetup(target: TargetName, dbUrl: string, port: number, secret: st
           DATA_DIR: path.join(os.tmpdir(), 'mcp-bench-data'),
         },
       };
+    }
     case 'postgraphile':
       return { command: process.execPath, args: [path.join(ROOT, 'bench', 'postgraphile-server.mjs')], env: { ...common, GRAPHILE_ENV: 'production' } };
     case 'handwritten':

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes } from '../support/harness.ts';
-import { startArguments } from '../../scripts/start-command.ts';
+import { startCommand } from '../../scripts/start-command.ts';
 
 /** A TCP proxy in front of PostgreSQL that the test can cut and restore. */
 async function databaseProxy(target: URL) {
@@ -85,8 +85,9 @@ describe('graceful shutdown', () => {
   it('finishes every accepted request after SIGTERM and exits cleanly (the build npm start runs)', async () => {
     execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-shutdown-'));
-    const child = spawn(process.execPath, startArguments(process.cwd()), {
-      env: { ...process.env, DATABASE_URL: '', NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+    const start = startCommand(process.cwd());
+    const child = spawn(process.execPath, start.args, {
+      env: { ...process.env, ...start.env, DATABASE_URL: '', NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
