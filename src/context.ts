@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import DataLoader from 'dataloader';
 import type { Logger } from './logger.ts';
 import type { Principal } from './auth.ts';
@@ -40,9 +41,13 @@ export class RequestDb {
     if (!this.#sharing) return scopedTransaction(this.prisma, this.scope, fn);
     const shared = (this.#shared ??= heldTransaction(this.prisma, this.scope));
     return shared.tx.then(fn).catch((error: unknown) => {
-      // A failed statement aborts the whole transaction; later reads get a fresh one.
-      if (this.#shared === shared) this.#shared = undefined;
-      void shared.end();
+      // A refusal (NOT_FOUND, FORBIDDEN, …) leaves the transaction usable. A failed
+      // statement aborts it: it ends now, freeing its connection, and later reads get
+      // a fresh one (reads already queued on it fail with it, as they would anyway).
+      if (!(error instanceof GraphQLError) && this.#shared === shared) {
+        this.#shared = undefined;
+        shared.end().catch(() => {});
+      }
       throw error;
     });
   }
@@ -52,7 +57,11 @@ export class RequestDb {
     this.#sharing = true;
   }
 
-  /** Ends the shared transaction; later calls (if any) get their own again. */
+  /**
+   * Commits the shared transaction; later calls (if any) get their own again. Rejects
+   * if the commit failed: what the operation wrote there (the audit record of a
+   * credentials read) is then lost, and its answer must not go out either.
+   */
   async endSharedReads(): Promise<void> {
     this.#sharing = false;
     const shared = this.#shared;

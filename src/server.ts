@@ -99,9 +99,10 @@ function useDeadline(timeoutMs: number): Plugin {
 }
 
 /**
- * A query's database reads share one transaction, committed when execution ends.
- * Mutations keep one transaction per operation, so a failed write rolls back alone and
- * its audit record still lands.
+ * A query's database work shares one transaction, committed when execution ends (the
+ * only writes there are audit records of credential reads). Mutations keep one
+ * transaction per operation, so a failed write rolls back alone and its audit record
+ * still lands.
  */
 function useSharedReads(): Plugin<Context> {
   return {
@@ -110,11 +111,16 @@ function useSharedReads(): Plugin<Context> {
       const db = (args.contextValue as Context).db;
       setExecuteFn(async (executeArgs) => {
         db.shareReads();
+        let result: Awaited<ReturnType<typeof executeFn>>;
         try {
-          return await executeFn(executeArgs);
-        } finally {
-          await db.endSharedReads();
+          result = await executeFn(executeArgs);
+        } catch (error) {
+          await db.endSharedReads().catch(() => {});
+          throw error;
         }
+        // A failed commit fails the operation (see RequestDb.endSharedReads).
+        await db.endSharedReads();
+        return result;
       });
     },
   };

@@ -112,7 +112,7 @@ export async function scopedTransaction<T>(
 export interface HeldTransaction {
   /** Rejects if the transaction could not be opened. */
   tx: Promise<Tx>;
-  /** Commits (once); resolves when the connection is back in the pool. */
+  /** Commits (once); resolves when the connection is back in the pool, rejects if the commit failed. */
   end(): Promise<void>;
 }
 
@@ -130,10 +130,7 @@ export function heldTransaction(prisma: PrismaClient, scope: DbScope): HeldTrans
     tx: Promise.race([tx, finished.then(() => tx)]),
     end: () => {
       release();
-      return finished.then(
-        () => undefined,
-        () => undefined,
-      );
+      return finished.then(() => undefined);
     },
   };
 }

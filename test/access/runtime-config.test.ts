@@ -144,6 +144,24 @@ describe('resolvedModelConfig', () => {
       .toEqual([['read', 'FORBIDDEN', overriding.id]]);
   });
 
+  it('audits each read of one query on its own: a refusal does not undo the read beside it', async () => {
+    const allowed = await f.orgEntry(org.id, 'pair-allowed');
+    const refused = await f.orgEntry(org.id, 'pair-refused');
+    await enable(org.token, allowed.id);
+    const QUERY = `query($allowed: ID!, $refused: ID!) {
+      refused: resolvedModelConfig(catalogEntryId: $refused) { modelName }
+      allowed: resolvedModelConfig(catalogEntryId: $allowed) { modelName }
+    }`;
+    const response = await t.request<any>(QUERY, { allowed: catalogGid(allowed.id), refused: catalogGid(refused.id) }, { token: runtime });
+    expect(codes(response)).toEqual(['FORBIDDEN']);
+    // The field is non-null, so the refusal empties the whole answer; the allowed read still happened.
+    expect(response.data).toBeNull();
+    const events = (await credentialEvents()).filter((event) => [allowed.id, refused.id].includes(event.resourceId!));
+    expect(events.map((event) => [event.resourceId, event.status, event.errorCode]).sort()).toEqual(
+      [[allowed.id, 'SUCCESS', null], [refused.id, 'FAILURE', 'FORBIDDEN']].sort(),
+    );
+  });
+
   it('answers NOT_FOUND for invisible entries and unknown workspaces, BAD_USER_INPUT for raw ids', async () => {
     const other = await t.organization('Foreign');
     const theirProvider = await f.customProvider(other.id, { secrets: { apiKey: 'their-key-should-not-leak' } });
