@@ -52,7 +52,7 @@ export class RequestDb {
     });
   }
 
-  /** Only for read-only operations: from now on `transaction` shares one transaction. */
+  /** For query operations: from now on `transaction` shares one transaction. */
   shareReads(): void {
     this.#sharing = true;
   }
