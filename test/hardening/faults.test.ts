@@ -95,11 +95,14 @@ describe('graceful shutdown', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 60_000;
-      while (!/Development admin token[^\n]*\n(\S+)/.test(output) && Date.now() < deadline) {
+      // The token is printed directly and the address logged: either may come first.
+      const tokenLine = /Development admin token[^\n]*\n(\S+)/;
+      const addressLine = /"url":"http:\/\/localhost:(\d+)\/graphql"/;
+      while (!(tokenLine.test(output) && addressLine.test(output)) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      const token = /Development admin token[^\n]*\n(\S+)/.exec(output)![1]!;
-      const port = /"url":"http:\/\/localhost:(\d+)\/graphql"/.exec(output)![1]!;
+      const token = tokenLine.exec(output)![1]!;
+      const port = addressLine.exec(output)![1]!;
       const body = JSON.stringify({ query: '{ workspaces(first: 50) { totalCount edges { node { name } } } }' });
       // Each request on its own connection, fully written well before the signal, so
       // every one of them has been received when SIGTERM arrives.
