@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scopedTransaction } from '../../src/db/scope.ts';
+import { scopedTransaction, type Tx } from '../../src/db/scope.ts';
+import { RequestDb } from '../../src/context.ts';
+import { forbidden } from '../../src/errors.ts';
 import { encodeGlobalId } from '../../src/builder.ts';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import { CreateWorkspaceDocument, DeleteWorkspaceDocument, NodeDocument, NodesDocument, CreateOrganizationDocument } from '../generated/graphql.ts';
@@ -75,6 +77,20 @@ describe('transaction scope', () => {
       ),
     );
     expect(seen).toEqual(scopes.map((org) => ({ org, role: 'mcp_app' })));
+  });
+
+  it('replaces a shared query transaction that a failed statement aborted, and keeps it after a refusal', async () => {
+    const db = new RequestDb(t.services.database.prisma, { subject: 's', actorType: 'USER', organizationId: b.id, workspaceId: null, scopes: ['*'] });
+    const transactionId = (tx: Tx) => tx.$queryRaw<{ id: string }[]>`SELECT txid_current()::text AS id`.then(([row]) => row!.id);
+    db.shareReads();
+    const first = await db.transaction(transactionId);
+    await expect(db.transaction(async () => { throw forbidden('no'); })).rejects.toThrow('no');
+    expect(await db.transaction(transactionId)).toBe(first);
+    await expect(db.transaction((tx) => tx.$queryRaw`SELECT 1 / 0`)).rejects.toThrow();
+    expect(await db.transaction(transactionId)).not.toBe(first);
+    const names = await db.transaction((tx) => tx.workspace.findMany({ select: { name: true } }));
+    expect(names).toEqual([{ name: 'B space' }]);
+    await db.endSharedReads();
   });
 
   it('refuses a transaction started without a scope instead of running it unscoped', async () => {
