@@ -6,7 +6,6 @@
 //
 // Environment: DATABASE_URL, PORT, AUTH_JWT_SECRET; optional PRINT_SCHEMA=1 prints the
 // schema and exits.
-import './node22-shim.mjs';
 import http from 'node:http';
 import { postgraphile } from 'postgraphile';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config.ts';
+import { assertSupportedRuntime, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { resolveSecrets } from './secrets.ts';
 import { scopedTransaction } from './db/scope.ts';
@@ -33,6 +33,7 @@ async function main(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
+  assertSupportedRuntime();
   // Logs go to stderr: stdout carries the command's output (a token, JSON).
   const logger = createLogger('warn', process.stderr);
   const config = resolveSecrets(loadConfig(), logger);

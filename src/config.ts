@@ -49,6 +49,19 @@ const envSchema = z.object({
 
 export type Config = z.infer<typeof envSchema>;
 
+/** The Node.js major the service is built and tested for (the `node` dependency). */
+export const REQUIRED_NODE_MAJOR = 24;
+
+/** Refuses an older runtime, e.g. a script started with the machine's Node instead of the project's. */
+export function assertSupportedRuntime(version = process.versions.node): void {
+  if (Number(version.split('.')[0]) < REQUIRED_NODE_MAJOR) {
+    throw new Error(
+      `Node.js ${REQUIRED_NODE_MAJOR} or later is required, this is ${version}. ` +
+        'Start through npm (`npm start`, `npm run cli`), which uses the Node.js the project installs, or install a newer Node.js.',
+    );
+  }
+}
+
 /** Parses the environment once; a bad value stops startup with the variable named. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { loadConfig } from './config.ts';
+import { assertSupportedRuntime, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { resolveSecrets } from './secrets.ts';
 import { startServices, stopServices } from './bootstrap.ts';
@@ -8,6 +8,7 @@ import { ensureDemoTenant } from './modules/tenancy/demo.ts';
 import { mintToken } from './tokens.ts';
 
 async function main() {
+  assertSupportedRuntime();
   const baseConfig = loadConfig();
   const logger = createLogger(baseConfig.LOG_LEVEL);
   const config = resolveSecrets(baseConfig, logger);
@@ -32,7 +33,7 @@ async function main() {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://localhost:${port}/graphql`;
-  logger.info({ url, database: services.database.kind }, 'model control plane listening');
+  logger.info({ url, database: services.database.kind, node: process.versions.node }, 'model control plane listening');
   if (graphiqlToken) {
     // Printed plainly, not logged: it is meant for the person starting the server.
     process.stdout.write(

@@ -103,6 +103,8 @@ describe('graceful shutdown', () => {
       }
       const token = tokenLine.exec(output)![1]!;
       const port = addressLine.exec(output)![1]!;
+      // npm start runs on the project's own Node, whatever the machine's is.
+      expect(/"node":"(\d+)\./.exec(output)?.[1]).toBe('24');
       const body = JSON.stringify({ query: '{ workspaces(first: 50) { totalCount edges { node { name } } } }' });
       // Each request on its own connection, fully written well before the signal, so
       // every one of them has been received when SIGTERM arrives.
