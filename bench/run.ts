@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { mintToken } from '../src/tokens.ts';
+import { mintToken } from '../src/security/tokens.ts';
 import { countGrants, dropDatabase, recreateDatabase, seed, SHAPE, vacuumAnalyze, type Dataset } from './dataset.ts';
 import { runLoad } from './load.ts';
 import { ALL_TARGETS, databaseUrl, loadOptions, type BenchOptions, type TargetName } from './options.ts';

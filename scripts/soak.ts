@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import pg from 'pg';
-import { mintToken } from '../src/tokens.ts';
+import { mintToken } from '../src/security/tokens.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 30);
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 32);

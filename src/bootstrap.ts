@@ -1,11 +1,11 @@
 import type { Config } from './config.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from './observability/logger.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
-import { createTokenVerifier } from './auth.ts';
+import { createTokenVerifier } from './security/auth.ts';
 import { TenantDirectory } from './modules/tenancy/directory.ts';
-import { SecretBox } from './crypto.ts';
-import { createRateLimiter } from './rate-limit.ts';
+import { SecretBox } from './security/crypto.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
 import { PLATFORM_MODELS_FILE, seedPlatformCatalog } from './modules/catalog/platform.ts';
 import type { Services } from './services.ts';
 

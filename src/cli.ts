@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 import { assertSupportedRuntime, loadConfig } from './config.ts';
-import { createLogger } from './logger.ts';
-import { resolveSecrets } from './secrets.ts';
+import { createLogger } from './observability/logger.ts';
+import { resolveSecrets } from './security/secrets.ts';
 import { scopedTransaction } from './db/scope.ts';
-import { mintToken } from './tokens.ts';
-import { SCOPES } from './auth.ts';
-import { requiredText } from './validation.ts';
+import { mintToken } from './security/tokens.ts';
+import { SCOPES } from './security/auth.ts';
+import { requiredText } from './graphql/validation.ts';
 import { NAME_MAX } from './modules/tenancy/service.ts';
 import { reencryptProviderSecrets } from './modules/providers/reencrypt.ts';
 import { startServices, stopServices } from './bootstrap.ts';

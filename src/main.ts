@@ -1,11 +1,11 @@
 import http from 'node:http';
 import { assertSupportedRuntime, loadConfig } from './config.ts';
-import { createLogger } from './logger.ts';
-import { resolveSecrets } from './secrets.ts';
+import { createLogger } from './observability/logger.ts';
+import { resolveSecrets } from './security/secrets.ts';
 import { startServices, stopServices } from './bootstrap.ts';
-import { createApp } from './server.ts';
+import { createApp } from './http/server.ts';
 import { ensureDemoTenant } from './modules/tenancy/demo.ts';
-import { mintToken } from './tokens.ts';
+import { mintToken } from './security/tokens.ts';
 
 async function main() {
   assertSupportedRuntime();

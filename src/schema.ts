@@ -1,6 +1,6 @@
 import { GraphQLDirective, GraphQLList, GraphQLNonNull, GraphQLString, DirectiveLocation, specifiedDirectives } from 'graphql';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
-import { builder } from './builder.ts';
+import { builder } from './graphql/builder.ts';
 import './modules/tenancy/schema.ts';
 import './modules/providers/schema.ts';
 import './modules/catalog/schema.ts';

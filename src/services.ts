@@ -1,10 +1,10 @@
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
-import type { Logger } from './logger.ts';
-import type { TokenVerifier } from './auth.ts';
+import type { Logger } from './observability/logger.ts';
+import type { TokenVerifier } from './security/auth.ts';
 import type { TenantDirectory } from './modules/tenancy/directory.ts';
-import type { SecretBox } from './crypto.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import type { SecretBox } from './security/crypto.ts';
+import type { RateLimiter } from './http/rate-limit.ts';
 
 /** Process-wide dependencies, built once at startup and shared by every request. */
 export interface Services {

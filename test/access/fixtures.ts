@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { encodeGlobalId } from '../../src/builder.ts';
+import { encodeGlobalId } from '../../src/graphql/builder.ts';
 import { scopedTransaction, type Tx } from '../../src/db/scope.ts';
 import { sealProviderSecrets, type ProviderSecrets } from '../../src/modules/providers/secrets.ts';
 import { ok, type TestApp } from '../support/harness.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scopedTransaction } from '../../src/db/scope.ts';
-import { encodeGlobalId } from '../../src/builder.ts';
+import { encodeGlobalId } from '../../src/graphql/builder.ts';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 
 let t: TestApp;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scopedTransaction, type Tx } from '../../src/db/scope.ts';
-import { RequestDb } from '../../src/context.ts';
-import { forbidden } from '../../src/errors.ts';
-import { encodeGlobalId } from '../../src/builder.ts';
+import { RequestDb } from '../../src/graphql/context.ts';
+import { forbidden } from '../../src/graphql/errors.ts';
+import { encodeGlobalId } from '../../src/graphql/builder.ts';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import { CreateWorkspaceDocument, DeleteWorkspaceDocument, NodeDocument, NodesDocument, CreateOrganizationDocument } from '../generated/graphql.ts';
 

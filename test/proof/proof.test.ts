@@ -4,7 +4,7 @@
 // suite until it is taught here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getNamedType, getNullableType, isListType, type GraphQLInputType } from "graphql";
-import { SCOPES } from '../../src/auth.ts';
+import { SCOPES } from '../../src/security/auth.ts';
 import { startTestApp, type GraphQLResponse, type TestApp } from '../support/harness.ts';
 import { buildOperation, idSlots, rootFields, servedSchema, type RootField } from './schema-walk.ts';
 import { buildTenant, modelServer, snapshot, type Tenant } from './fixtures.ts';

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SecretBox } from '../../src/crypto.ts';
+import { SecretBox } from '../../src/security/crypto.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
 import { reencryptProviderSecrets } from '../../src/modules/providers/reencrypt.ts';
 import { openProviderSecrets, sealProviderSecrets } from '../../src/modules/providers/secrets.ts';

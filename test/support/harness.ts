@@ -3,11 +3,11 @@ import { Writable } from 'node:stream';
 import { print, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger } from '../../src/observability/logger.ts';
 import { startServices, stopServices } from '../../src/bootstrap.ts';
-import { createApp, type App } from '../../src/server.ts';
+import { createApp, type App } from '../../src/http/server.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
-import { mintToken, type TokenClaims } from '../../src/tokens.ts';
+import { mintToken, type TokenClaims } from '../../src/security/tokens.ts';
 import type { Services } from '../../src/services.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 

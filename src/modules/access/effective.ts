@@ -1,7 +1,7 @@
-import type { Context } from '../../context.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
-import { forbidden } from '../../errors.ts';
-import { whereAll, type ConnectionArgs, type Connection, type Ordering } from '../../pagination.ts';
+import { forbidden } from '../../graphql/errors.ts';
+import { whereAll, type ConnectionArgs, type Connection, type Ordering } from '../../graphql/pagination.ts';
 import { batchedCatalogConnection } from '../catalog/batched-page.ts';
 import { catalogFilterWhere, visibleTo, type CatalogEntryFilter } from '../catalog/filter.ts';
 

@@ -1,4 +1,4 @@
-import { loader, type Context } from '../../context.ts';
+import { loader, type Context } from '../../graphql/context.ts';
 import type { AgentCatalog, Workspace } from '../../generated/prisma/client.ts';
 import { visibleTo } from '../catalog/filter.ts';
 

@@ -1,5 +1,5 @@
-import { builder, access, encodeGlobalId, parseId } from '../../builder.ts';
-import { defineMutation, deletePayload } from '../../mutation.ts';
+import { builder, access, encodeGlobalId, parseId } from '../../graphql/builder.ts';
+import { defineMutation, deletePayload } from '../../graphql/mutation.ts';
 import type { AgentModelAccess } from '../../generated/prisma/client.ts';
 import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef } from '../catalog/schema.ts';
 import { WorkspaceRef } from '../tenancy/schema.ts';

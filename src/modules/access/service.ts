@@ -1,7 +1,7 @@
-import type { Context } from '../../context.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { AgentModelAccess, Prisma } from '../../generated/prisma/client.ts';
-import { conflict, isForeignKeyViolation, notFound } from '../../errors.ts';
-import { paginate, type ConnectionArgs, newestFirst } from '../../pagination.ts';
+import { conflict, isForeignKeyViolation, notFound } from '../../graphql/errors.ts';
+import { paginate, type ConnectionArgs, newestFirst } from '../../graphql/pagination.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
 import { workspaceLoader } from './loaders.ts';

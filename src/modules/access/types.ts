@@ -1,5 +1,5 @@
-import { builder } from '../../builder.ts';
-import { connectionOf } from '../../connections.ts';
+import { builder } from '../../graphql/builder.ts';
+import { connectionOf } from '../../graphql/connections.ts';
 import { CatalogEntryRef } from '../catalog/schema.ts';
 import { WorkspaceRef } from '../tenancy/schema.ts';
 import { visibleTo } from '../catalog/filter.ts';

@@ -1,6 +1,6 @@
 import type { Tx } from '../../db/scope.ts';
-import type { Context } from '../../context.ts';
-import { errorCodeOf } from '../../errors.ts';
+import type { Context } from '../../graphql/context.ts';
+import { errorCodeOf } from '../../graphql/errors.ts';
 
 export type ResourceType =
   | 'agent_catalog'

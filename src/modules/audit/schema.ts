@@ -1,9 +1,9 @@
-import { builder, access } from '../../builder.ts';
-import { connectionOf } from '../../connections.ts';
-import type { Context } from '../../context.ts';
+import { builder, access } from '../../graphql/builder.ts';
+import { connectionOf } from '../../graphql/connections.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { AuditEvent, Prisma } from '../../generated/prisma/client.ts';
-import { badInput } from '../../errors.ts';
-import { paginate, type ConnectionArgs, newestFirst } from '../../pagination.ts';
+import { badInput } from '../../graphql/errors.ts';
+import { paginate, type ConnectionArgs, newestFirst } from '../../graphql/pagination.ts';
 import { ActorTypeEnum } from '../tenancy/schema.ts';
 
 const AuditStatusEnum = builder.enumType('AuditStatus', { values: ['SUCCESS', 'FAILURE'] as const });

@@ -1,6 +1,6 @@
-import { loader, type Context } from '../../context.ts';
+import { loader, type Context } from '../../graphql/context.ts';
 import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
-import { planConnection, whereAll, type ConnectionArgs, type Connection, type Ordering } from '../../pagination.ts';
+import { planConnection, whereAll, type ConnectionArgs, type Connection, type Ordering } from '../../graphql/pagination.ts';
 
 type CatalogWhere = Prisma.AgentCatalogWhereInput;
 

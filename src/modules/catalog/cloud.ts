@@ -1,9 +1,9 @@
-import { builder, access, encodeGlobalId, parseId } from '../../builder.ts';
-import type { Context } from '../../context.ts';
+import { builder, access, encodeGlobalId, parseId } from '../../graphql/builder.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { AgentCatalog, AgentModelAccess, Prisma } from '../../generated/prisma/client.ts';
-import { badInput, conflict, isUniqueViolation, notFound } from '../../errors.ts';
-import { defineMutation, deletePayload } from '../../mutation.ts';
-import { optionalText, requiredText } from '../../validation.ts';
+import { badInput, conflict, isUniqueViolation, notFound } from '../../graphql/errors.ts';
+import { defineMutation, deletePayload } from '../../graphql/mutation.ts';
+import { optionalText, requiredText } from '../../graphql/validation.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import { ModelAccessRef } from '../access/types.ts';
 import { CatalogEntryRef, originOf } from './schema.ts';

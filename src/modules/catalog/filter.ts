@@ -1,7 +1,7 @@
-import type { Context } from '../../context.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
-import { parseId } from '../../builder.ts';
-import { badInput } from '../../errors.ts';
+import { parseId } from '../../graphql/builder.ts';
+import { badInput } from '../../graphql/errors.ts';
 import { capabilityKey } from './metadata.ts';
 
 export type CatalogOrigin = 'PLATFORM' | 'ORGANIZATION' | 'CUSTOM_PROVIDER';

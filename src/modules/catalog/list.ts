@@ -1,8 +1,8 @@
-import { builder, access } from '../../builder.ts';
-import { loader, type Context } from '../../context.ts';
+import { builder, access } from '../../graphql/builder.ts';
+import { loader, type Context } from '../../graphql/context.ts';
 import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
-import { selectedFieldNames } from '../../lookahead.ts';
-import { paginate, type ConnectionArgs, type Ordering } from '../../pagination.ts';
+import { selectedFieldNames } from '../../graphql/lookahead.ts';
+import { paginate, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
 import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef, customProviderLoader } from './schema.ts';
 import { catalogFilterWhere, type CatalogEntryFilter } from './filter.ts';
 

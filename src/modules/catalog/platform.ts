@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { builder, access } from '../../builder.ts';
+import { builder, access } from '../../graphql/builder.ts';
 import type { Tx } from '../../db/scope.ts';
 import { scopedTransaction } from '../../db/scope.ts';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import type { Logger } from '../../logger.ts';
-import { badInput } from '../../errors.ts';
-import { defineMutation } from '../../mutation.ts';
+import type { Logger } from '../../observability/logger.ts';
+import { badInput } from '../../graphql/errors.ts';
+import { defineMutation } from '../../graphql/mutation.ts';
 import { capabilityKey } from './metadata.ts';
 import { PROJECT_ROOT } from '../../paths.ts';
 

@@ -1,6 +1,6 @@
-import { builder } from '../../builder.ts';
-import { connectionOf } from '../../connections.ts';
-import { loader, type Context } from '../../context.ts';
+import { builder } from '../../graphql/builder.ts';
+import { connectionOf } from '../../graphql/connections.ts';
+import { loader, type Context } from '../../graphql/context.ts';
 import type { AgentCatalog, AgentCustomProvider } from '../../generated/prisma/client.ts';
 import { CustomProviderRef } from '../providers/schema.ts';
 import { asMetadata } from './metadata.ts';

@@ -1,5 +1,5 @@
-import { builder, access, parseId } from '../../builder.ts';
-import { defineMutation } from '../../mutation.ts';
+import { builder, access, parseId } from '../../graphql/builder.ts';
+import { defineMutation } from '../../graphql/mutation.ts';
 import { CatalogEntryRef } from '../catalog/schema.ts';
 import * as defaults from './service.ts';
 

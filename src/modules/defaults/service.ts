@@ -1,7 +1,7 @@
-import type { Context } from '../../context.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
-import { UUID_PATTERN } from '../../builder.ts';
-import { notFound } from '../../errors.ts';
+import { UUID_PATTERN } from '../../graphql/builder.ts';
+import { notFound } from '../../graphql/errors.ts';
 import type { Tx } from '../../db/scope.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import { enabledForOrganizationWhere } from '../access/effective.ts';

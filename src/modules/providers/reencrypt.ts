@@ -1,4 +1,4 @@
-import type { SecretBox } from '../../crypto.ts';
+import type { SecretBox } from '../../security/crypto.ts';
 import { scopedTransaction } from '../../db/scope.ts';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 

@@ -1,9 +1,9 @@
-import { builder, access, type BuilderTypes } from '../../builder.ts';
-import { defineMutation } from '../../mutation.ts';
+import { builder, access, type BuilderTypes } from '../../graphql/builder.ts';
+import { defineMutation } from '../../graphql/mutation.ts';
 import type { AgentCustomProvider } from '../../generated/prisma/client.ts';
 import { CatalogEntryConnection, CatalogEntryRef } from '../catalog/schema.ts';
 import * as providers from './service.ts';
-import { connectionOf } from '../../connections.ts';
+import { connectionOf } from '../../graphql/connections.ts';
 import { openProviderSecrets } from './secrets.ts';
 
 export const DiscoveryStatusEnum = builder.enumType('DiscoveryStatus', {

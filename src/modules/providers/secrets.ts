@@ -1,4 +1,4 @@
-import type { SecretBox } from '../../crypto.ts';
+import type { SecretBox } from '../../security/crypto.ts';
 
 export interface Header {
   name: string;

@@ -1,9 +1,9 @@
-import { encodeGlobalId, parseId } from '../../builder.ts';
-import type { Context } from '../../context.ts';
+import { encodeGlobalId, parseId } from '../../graphql/builder.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { AgentCatalog, AgentCustomProvider, Prisma } from '../../generated/prisma/client.ts';
-import { AppError, badInput, conflict, notFound } from '../../errors.ts';
-import { paginate, type ConnectionArgs, type Ordering, newestFirst } from '../../pagination.ts';
-import { requiredText } from '../../validation.ts';
+import { AppError, badInput, conflict, notFound } from '../../graphql/errors.ts';
+import { paginate, type ConnectionArgs, type Ordering, newestFirst } from '../../graphql/pagination.ts';
+import { requiredText } from '../../graphql/validation.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import type { Tx } from '../../db/scope.ts';
 import { batchedCatalogConnection } from '../catalog/batched-page.ts';

@@ -1,4 +1,4 @@
-import { badInput } from '../../errors.ts';
+import { badInput } from '../../graphql/errors.ts';
 import type { Header } from './secrets.ts';
 
 // RFC 7230 token characters.

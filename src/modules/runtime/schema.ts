@@ -1,4 +1,4 @@
-import { builder, access, parseId } from '../../builder.ts';
+import { builder, access, parseId } from '../../graphql/builder.ts';
 import { CatalogEntryRef } from '../catalog/schema.ts';
 import type { Header } from '../providers/secrets.ts';
 import * as runtime from './service.ts';

@@ -1,6 +1,6 @@
-import type { Context } from '../../context.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { AgentCatalog } from '../../generated/prisma/client.ts';
-import { forbidden, notFound } from '../../errors.ts';
+import { forbidden, notFound } from '../../graphql/errors.ts';
 import { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
 import { openProviderSecrets, type Header } from '../providers/secrets.ts';

@@ -1,7 +1,7 @@
 import type { Database } from '../../db/database.ts';
 import { scopedTransaction } from '../../db/scope.ts';
-import type { Principal } from '../../auth.ts';
-import { forbidden } from '../../errors.ts';
+import type { Principal } from '../../security/auth.ts';
+import { forbidden } from '../../graphql/errors.ts';
 
 const TTL_MS = 30_000;
 const MAX_ENTRIES = 10_000;

@@ -1,6 +1,6 @@
-import { builder, access, encodeGlobalId, parseId } from '../../builder.ts';
-import { connectionOf } from '../../connections.ts';
-import { defineMutation, deletePayload } from '../../mutation.ts';
+import { builder, access, encodeGlobalId, parseId } from '../../graphql/builder.ts';
+import { connectionOf } from '../../graphql/connections.ts';
+import { defineMutation, deletePayload } from '../../graphql/mutation.ts';
 import type { Organization, Workspace } from '../../generated/prisma/client.ts';
 import * as tenancy from './service.ts';
 

@@ -1,8 +1,8 @@
-import type { Context } from '../../context.ts';
+import type { Context } from '../../graphql/context.ts';
 import type { AuditedOperation } from '../audit/record.ts';
-import { notFound } from '../../errors.ts';
-import { paginate, type ConnectionArgs, newestFirst } from '../../pagination.ts';
-import { requiredText } from '../../validation.ts';
+import { notFound } from '../../graphql/errors.ts';
+import { paginate, type ConnectionArgs, newestFirst } from '../../graphql/pagination.ts';
+import { requiredText } from '../../graphql/validation.ts';
 import type { Organization, Workspace } from '../../generated/prisma/client.ts';
 
 export const NAME_MAX = 200;

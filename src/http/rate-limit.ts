@@ -1,9 +1,9 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
-import type { Config } from './config.ts';
-import type { Logger } from './logger.ts';
-import type { Principal } from './auth.ts';
-import { AppError } from './errors.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Principal } from '../security/auth.ts';
+import { AppError } from '../graphql/errors.ts';
 
 export interface RateLimiter {
   /** Spends one request of the actor's budget; RATE_LIMITED when it is used up. */

@@ -7,8 +7,8 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { LRUCache } from 'lru-cache';
-import type { Config } from './config.ts';
-import { DEFAULT_PAGE_SIZE } from './pagination.ts';
+import type { Config } from '../config.ts';
+import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.ts';
 
 /**
  * Connections cost their page size times the cost of one edge; lists of IDs cost

@@ -4,10 +4,10 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import DirectivesPlugin from '@pothos/plugin-directives';
 import { DateTimeResolver, JSONObjectResolver, UUIDResolver } from 'graphql-scalars';
-import type PrismaTypes from './generated/pothos-prisma-types.ts';
-import { getDatamodel } from './generated/pothos-prisma-types.ts';
-import { PrismaClient } from './generated/prisma/client.ts';
-import { hasScope, type Scope } from './auth.ts';
+import type PrismaTypes from '../generated/pothos-prisma-types.ts';
+import { getDatamodel } from '../generated/pothos-prisma-types.ts';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import { hasScope, type Scope } from '../security/auth.ts';
 import type { Context } from './context.ts';
 import { AppError, badInput, forbidden } from './errors.ts';
 

@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { unauthenticated } from './errors.ts';
+import { unauthenticated } from '../graphql/errors.ts';
 
 export const SCOPES = [
   'agent:read',

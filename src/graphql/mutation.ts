@@ -1,7 +1,7 @@
 import type { InputObjectRef, ObjectRef } from '@pothos/core';
 import { builder, type access, type BuilderTypes } from './builder.ts';
 import type { Context } from './context.ts';
-import { AuditedOperation, type AuditSpec } from './modules/audit/record.ts';
+import { AuditedOperation, type AuditSpec } from '../modules/audit/record.ts';
 
 /**
  * Declares a mutation `name(input: <Name>Input!): <Name>Payload!` with its access rule

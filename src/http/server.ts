@@ -4,13 +4,13 @@ import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } f
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { schema } from './schema.ts';
-import { bearerToken, type Principal } from './auth.ts';
-import { RequestDb, type Context } from './context.ts';
+import { schema } from '../schema.ts';
+import { bearerToken, type Principal } from '../security/auth.ts';
+import { RequestDb, type Context } from '../graphql/context.ts';
 import { useErrorCodes } from './error-masking.ts';
 import { queryProtections, useStorableText } from './protection.ts';
-import { unauthenticated } from './errors.ts';
-import type { Services } from './services.ts';
+import { unauthenticated } from '../graphql/errors.ts';
+import type { Services } from '../services.ts';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 

@@ -1,7 +1,7 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from './context.ts';
-import { AppError, isUniqueViolation } from './errors.ts';
+import type { Context } from '../graphql/context.ts';
+import { AppError, isUniqueViolation } from '../graphql/errors.ts';
 
 /**
  * Gives every error of an execution a contract code:

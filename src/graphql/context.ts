@@ -1,11 +1,11 @@
 import { GraphQLError } from 'graphql';
 import DataLoader from 'dataloader';
-import type { Logger } from './logger.ts';
-import type { Principal } from './auth.ts';
-import type { PrismaClient } from './generated/prisma/client.ts';
-import { heldTransaction, scopedClient, scopedTransaction, type DbScope, type HeldTransaction, type Tx } from './db/scope.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Principal } from '../security/auth.ts';
+import type { PrismaClient } from '../generated/prisma/client.ts';
+import { heldTransaction, scopedClient, scopedTransaction, type DbScope, type HeldTransaction, type Tx } from '../db/scope.ts';
 import { forbidden } from './errors.ts';
-import type { Services } from './services.ts';
+import type { Services } from '../services.ts';
 
 /**
  * Database access for one request. Every query runs under the caller's tenant scope;
