@@ -2,7 +2,7 @@ import { builder } from '../../graphql/builder.ts';
 import { connectionOf } from '../../graphql/connections.ts';
 import { loader, type Context } from '../../graphql/context.ts';
 import type { AgentCatalog, AgentCustomProvider } from '../../generated/prisma/client.ts';
-import { CustomProviderRef } from '../providers/schema.ts';
+import { CustomProviderRef } from '../providers/types.ts';
 import { asMetadata } from './metadata.ts';
 import type { CatalogOrigin } from './filter.ts';
 
