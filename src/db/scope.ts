@@ -8,11 +8,16 @@ import type { Prisma } from '../generated/prisma/client.ts';
  * (and, for workspace-bound tokens, the workspace) set, so row-level security hides
  * every other tenant even where a query forgets its filter. Platform work (seeding,
  * platform catalog, organizations) runs as `mcp_platform`, which tenant requests
- * never use.
+ * never use. The change feed's in-process reader runs as `mcp_feed`, which may read
+ * every organization's events and nothing else. The actor's subject is recorded with
+ * the change events the transaction writes.
  */
 export type DbScope =
-  | { kind: 'tenant'; organizationId: string; workspaceId?: string | null }
-  | { kind: 'platform' };
+  | { kind: 'tenant'; organizationId: string; workspaceId?: string | null; actorSubject?: string | null }
+  | { kind: 'platform'; actorSubject?: string | null }
+  | { kind: 'feed' };
+
+const ROLE: Record<DbScope['kind'], string> = { tenant: 'mcp_app', platform: 'mcp_platform', feed: 'mcp_feed' };
 
 export type Tx = Prisma.TransactionClient;
 
@@ -42,19 +47,21 @@ interface TransactionScope {
 const startingTransaction = new AsyncLocalStorage<TransactionScope>();
 
 const SCOPE_SQL = `SELECT set_config('role', $1, true), set_config('app.current_org_id', $2, true),
-  set_config('app.current_workspace_id', $3, true), set_config('statement_timeout', $4, true)`;
+  set_config('app.current_workspace_id', $3, true), set_config('statement_timeout', $4, true),
+  set_config('app.actor_subject', $5, true)`;
 const TEXT_ARGUMENT = { scalarType: 'string', arity: 'scalar' } as const;
 
 function scopeQuery({ scope, limits }: TransactionScope): SqlQuery {
   return {
     sql: SCOPE_SQL,
     args: [
-      scope.kind === 'platform' ? 'mcp_platform' : 'mcp_app',
+      ROLE[scope.kind],
       scope.kind === 'tenant' ? scope.organizationId : '',
       scope.kind === 'tenant' ? (scope.workspaceId ?? '') : '',
       String(limits.statementTimeoutMs),
+      scope.kind === 'feed' ? '' : (scope.actorSubject ?? ''),
     ],
-    argTypes: [TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT],
+    argTypes: [TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT],
   };
 }
 

@@ -29,7 +29,12 @@ export class RequestDb {
   }
 
   get scope(): DbScope {
-    return { kind: 'tenant', organizationId: this.organizationId, workspaceId: this.principal.workspaceId };
+    return {
+      kind: 'tenant',
+      organizationId: this.organizationId,
+      workspaceId: this.principal.workspaceId,
+      actorSubject: this.principal.subject,
+    };
   }
 
   /**
@@ -71,7 +76,7 @@ export class RequestDb {
 
   /** One platform transaction (platform catalog, organizations). */
   platformTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return scopedTransaction(this.prisma, { kind: 'platform' }, fn);
+    return scopedTransaction(this.prisma, { kind: 'platform', actorSubject: this.principal.subject }, fn);
   }
 
   /** A tenant-scoped client for queries a library issues itself; shares reads like `transaction`. */

@@ -81,19 +81,24 @@ export function loadPlatformModels(file: string, logger: Logger): PlatformEntry[
 
 /**
  * Inserts or updates platform rows (organization and custom provider null) in one
- * statement: metadata replaced, nothing deleted. Runs on the platform path only.
+ * statement: metadata replaced, nothing deleted. A row whose metadata is already the
+ * given one is left untouched (no write, no change event); it still counts as updated.
+ * Runs on the platform path only.
  */
 export async function upsertPlatformEntries(tx: Tx, entries: PlatformEntry[]): Promise<{ inserted: number; updated: number }> {
   if (entries.length === 0) return { inserted: 0, updated: 0 };
   const rows = JSON.stringify(entries.map((e) => ({ p: e.modelProvider, n: e.modelName, m: e.metadata })));
-  const result = await tx.$queryRaw<{ inserted: boolean }[]>`
-    INSERT INTO agent_catalog (model_provider, model_name, model_metadata, last_refreshed_at, updated_at)
-    SELECT r.p, r.n, r.m, now(), now() FROM jsonb_to_recordset(${rows}::jsonb) AS r(p text, n text, m jsonb)
-    ON CONFLICT (organization_id, custom_provider_id, model_provider, model_name)
-    DO UPDATE SET model_metadata = EXCLUDED.model_metadata, last_refreshed_at = now(), updated_at = now()
-    RETURNING (xmax = 0) AS inserted`;
-  const inserted = result.filter((row) => row.inserted).length;
-  return { inserted, updated: result.length - inserted };
+  const [result] = await tx.$queryRaw<{ inserted: number }[]>`
+    WITH written AS (
+      INSERT INTO agent_catalog (model_provider, model_name, model_metadata, last_refreshed_at, updated_at)
+      SELECT r.p, r.n, r.m, now(), now() FROM jsonb_to_recordset(${rows}::jsonb) AS r(p text, n text, m jsonb)
+      ON CONFLICT (organization_id, custom_provider_id, model_provider, model_name)
+      DO UPDATE SET model_metadata = EXCLUDED.model_metadata, last_refreshed_at = now(), updated_at = now()
+      WHERE agent_catalog.model_metadata IS DISTINCT FROM EXCLUDED.model_metadata
+      RETURNING (xmax = 0) AS inserted)
+    SELECT count(*) FILTER (WHERE inserted)::int AS inserted FROM written`;
+  const inserted = result!.inserted;
+  return { inserted, updated: entries.length - inserted };
 }
 
 /** Startup seeding of the shipped (or configured) platform models. */

@@ -15,10 +15,20 @@ export function openProviderSecrets(box: SecretBox, encrypted: Uint8Array | null
   return encrypted ? box.open<ProviderSecrets>(encrypted) : {};
 }
 
+/** What would be stored, in one canonical form. */
+function stored(secrets: ProviderSecrets): ProviderSecrets {
+  const result: ProviderSecrets = {};
+  if (secrets.apiKey) result.apiKey = secrets.apiKey;
+  if (secrets.customHeaders && secrets.customHeaders.length > 0) result.customHeaders = secrets.customHeaders;
+  return result;
+}
+
+export function sameSecrets(a: ProviderSecrets, b: ProviderSecrets): boolean {
+  return JSON.stringify(stored(a)) === JSON.stringify(stored(b));
+}
+
 /** Seals the secrets, or null when there are none left to store. */
 export function sealProviderSecrets(box: SecretBox, secrets: ProviderSecrets): Uint8Array<ArrayBuffer> | null {
-  const stored: ProviderSecrets = {};
-  if (secrets.apiKey) stored.apiKey = secrets.apiKey;
-  if (secrets.customHeaders && secrets.customHeaders.length > 0) stored.customHeaders = secrets.customHeaders;
-  return Object.keys(stored).length === 0 ? null : box.seal(stored);
+  const kept = stored(secrets);
+  return Object.keys(kept).length === 0 ? null : box.seal(kept);
 }

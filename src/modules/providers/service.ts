@@ -8,7 +8,7 @@ import type { AuditedOperation } from '../audit/record.ts';
 import type { Tx } from '../../db/scope.ts';
 import { batchedCatalogConnection } from '../catalog/batched-page.ts';
 import { discoverModels, type DiscoveryResult, type DiscoveryTarget } from './discovery.ts';
-import { openProviderSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
+import { openProviderSecrets, sameSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
 import { validateApiKey, validateBaseUrl, validateCustomHeaders, validateHeaderName } from './validation.ts';
 
 export const DISCOVERED_PROVIDER = 'custom-model-provider';
@@ -107,7 +107,9 @@ export async function updateProvider(ctx: Context, op: AuditedOperation, input: 
           ? validateCustomHeaders(input.customHeaders ?? [], keyHeader, 'input.customHeaders')
           : validateCustomHeaders(stored.customHeaders ?? [], keyHeader, 'input.apiKeyHeader'),
     };
-    const data: Prisma.AgentCustomProviderUpdateInput = { encryptedConfig: sealProviderSecrets(ctx.services.secretBox, secrets) };
+    const data: Prisma.AgentCustomProviderUpdateInput = {};
+    // Sealed anew only when they changed: a fresh ciphertext would be a change of its own.
+    if (!sameSecrets(stored, secrets)) data.encryptedConfig = sealProviderSecrets(ctx.services.secretBox, secrets);
     if (displayName !== undefined) data.displayName = displayName;
     if (baseUrl !== undefined) data.baseUrl = baseUrl;
     if (apiKeyHeader !== undefined) data.apiKeyHeader = apiKeyHeader;
@@ -187,7 +189,8 @@ async function applyDiscovery(tx: Tx, organizationId: string, providerId: string
     SELECT ${organizationId}::uuid, ${providerId}::uuid, ${DISCOVERED_PROVIDER}, r.n, r.m, now(), now()
     FROM jsonb_to_recordset(${rows}::jsonb) AS r(n text, m jsonb)
     ON CONFLICT (organization_id, custom_provider_id, model_provider, model_name)
-    DO UPDATE SET model_metadata = EXCLUDED.model_metadata, last_refreshed_at = now(), updated_at = now()`;
+    DO UPDATE SET model_metadata = EXCLUDED.model_metadata, last_refreshed_at = now(), updated_at = now()
+    WHERE agent_catalog.model_metadata IS DISTINCT FROM EXCLUDED.model_metadata`;
   const names = models.map((m) => m.name);
   const { count: removedCount } = await tx.agentCatalog.deleteMany({
     where: { organizationId, customProviderId: providerId, modelName: { notIn: names } },
