@@ -7,6 +7,7 @@ import { TenantDirectory } from './modules/tenancy/directory.ts';
 import { SecretBox } from './security/crypto.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { PLATFORM_MODELS_FILE, seedPlatformCatalog } from './modules/catalog/platform.ts';
+import { ChangeFeed } from './modules/changes/hub.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -23,6 +24,7 @@ export async function startServices(
   const database = await openDatabase({
     onQuery: options.onQuery,
     databaseUrl: config.DATABASE_URL,
+    listenUrl: config.DATABASE_LISTEN_URL,
     dataDir: config.DATA_DIR,
     poolSize: config.DATABASE_POOL_SIZE,
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
@@ -36,7 +38,7 @@ export async function startServices(
     const { applied } = await migrate(database);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     await seedPlatformCatalog(database.prisma, config.PLATFORM_CATALOG_FILE ?? PLATFORM_MODELS_FILE, logger);
-    return {
+    const services: Services = {
       config,
       database,
       logger,
@@ -49,7 +51,21 @@ export async function startServices(
       tenants: new TenantDirectory(database),
       secretBox,
       rateLimiter: await createRateLimiter(config, logger),
+      changeFeed: new ChangeFeed(
+        database,
+        logger,
+        {
+          retentionMs: config.CHANGE_FEED_RETENTION_HOURS * 3_600_000,
+          maxSubscriptions: config.MAX_SUBSCRIPTIONS,
+          maxSubscriptionsPerActor: config.MAX_SUBSCRIPTIONS_PER_ACTOR,
+          pollMs: config.CHANGE_FEED_POLL_MS,
+          offlinePollMs: 500,
+          windowSize: 10_000,
+        },
+        () => services,
+      ),
     };
+    return services;
   } catch (error) {
     await database.close();
     throw error;
@@ -58,6 +74,7 @@ export async function startServices(
 
 /** Releases what startServices opened. */
 export async function stopServices(services: Services): Promise<void> {
+  await services.changeFeed.close();
   await services.rateLimiter.close();
   await services.database.close();
 }

@@ -45,6 +45,12 @@ const envSchema = z.object({
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(120_000).default(1_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  // Change feed and subscriptions (see README, "Change feed").
+  DATABASE_LISTEN_URL: optionalString,
+  CHANGE_FEED_RETENTION_HOURS: z.coerce.number().positive().max(24 * 366).default(168),
+  CHANGE_FEED_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  MAX_SUBSCRIPTIONS: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  MAX_SUBSCRIPTIONS_PER_ACTOR: z.coerce.number().int().min(0).max(10_000).default(20),
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -4,6 +4,7 @@ import { createLogger } from './observability/logger.ts';
 import { resolveSecrets } from './security/secrets.ts';
 import { startServices, stopServices } from './bootstrap.ts';
 import { createApp } from './http/server.ts';
+import { attachWebSocket } from './http/websocket.ts';
 import { ensureDemoTenant } from './modules/tenancy/demo.ts';
 import { mintToken } from './security/tokens.ts';
 
@@ -29,6 +30,8 @@ async function main() {
   let stopping = false;
   const app = createApp(services, { graphiqlToken, isDraining: () => stopping });
   const server = http.createServer(app);
+  const websockets = attachWebSocket(server, app, services);
+  services.changeFeed.startRetention();
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -42,20 +45,23 @@ async function main() {
   }
 
   // Shutdown: fail readiness and keep serving for SHUTDOWN_DRAIN_MS (so balancers
-  // stop routing here and every connection already queued is read), then stop
+  // stop routing here and every connection already queued is read), then complete
+  // every subscription (clients resume elsewhere from their last cursor), stop
   // accepting, finish in-flight requests, and close the database.
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, drainMs: config.SHUTDOWN_DRAIN_MS }, 'shutting down: draining');
-    setTimeout(closeServer, config.SHUTDOWN_DRAIN_MS);
+    setTimeout(() => void closeServer(), config.SHUTDOWN_DRAIN_MS);
   };
-  const closeServer = () => {
+  const closeServer = async () => {
     const force = setTimeout(() => {
       logger.warn('shutdown grace period over; closing remaining connections');
       server.closeAllConnections();
     }, config.SHUTDOWN_GRACE_MS);
     force.unref();
+    await services.changeFeed.close();
+    await websockets.close().catch((error: unknown) => logger.warn({ err: error }, 'error while closing WebSocket connections'));
     server.close(() => {
       void stopServices(services).then(
         () => {

@@ -5,6 +5,7 @@ import type { TokenVerifier } from './security/auth.ts';
 import type { TenantDirectory } from './modules/tenancy/directory.ts';
 import type { SecretBox } from './security/crypto.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
+import type { ChangeFeed } from './modules/changes/hub.ts';
 
 /** Process-wide dependencies, built once at startup and shared by every request. */
 export interface Services {
@@ -15,4 +16,5 @@ export interface Services {
   tenants: TenantDirectory;
   secretBox: SecretBox;
   rateLimiter: RateLimiter;
+  changeFeed: ChangeFeed;
 }

@@ -22,11 +22,25 @@ export interface Database {
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
+  /**
+   * Delivers the notifications of `channel` (NOTIFY, sent on commit) until the returned
+   * function is called. On PostgreSQL it holds one dedicated session-level connection
+   * (a pooler in transaction mode cannot LISTEN), reconnected with backoff;
+   * `onConnected(false)` says notifications may be missed until `onConnected(true)`.
+   */
+  listen(channel: string, handlers: NotificationHandlers): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+export interface NotificationHandlers {
+  onNotify(payload: string): void;
+  onConnected?(connected: boolean): void;
 }
 
 export interface DatabaseOptions {
   databaseUrl?: string;
+  /** Session-level connection for LISTEN (default: databaseUrl). */
+  listenUrl?: string;
   /** PGlite data directory, or 'memory://' for a throw-away database. */
   dataDir: string;
   poolSize?: number;
@@ -85,10 +99,73 @@ function openPostgres(options: DatabaseOptions): Database {
         return false;
       }
     },
+    listen: (channel, handlers) =>
+      listenPostgres(options.listenUrl ?? options.databaseUrl!, options.connectTimeoutMs ?? 5_000, channel, handlers),
     async close() {
       await prisma.$disconnect();
       await pool.end();
     },
+  };
+}
+
+const LISTEN_BACKOFF_MS = { first: 100, max: 5_000 };
+
+async function listenPostgres(
+  url: string,
+  connectTimeoutMs: number,
+  channel: string,
+  handlers: NotificationHandlers,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let backoff = LISTEN_BACKOFF_MS.first;
+  const connect = async () => {
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true });
+    const lost = () => {
+      if (client !== next) return;
+      client = undefined;
+      next.removeAllListeners('notification');
+      void next.end().catch(() => {});
+      handlers.onConnected?.(false);
+      schedule();
+    };
+    next.on('error', lost);
+    next.on('end', lost);
+    try {
+      await next.connect();
+      next.on('notification', (message) => {
+        if (message.channel === channel) handlers.onNotify(message.payload ?? '');
+      });
+      await next.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
+    } catch {
+      next.removeAllListeners();
+      next.on('error', () => {});
+      void next.end().catch(() => {});
+      schedule();
+      return;
+    }
+    if (stopped) {
+      await next.end().catch(() => {});
+      return;
+    }
+    client = next;
+    backoff = LISTEN_BACKOFF_MS.first;
+    handlers.onConnected?.(true);
+  };
+  const schedule = () => {
+    if (stopped) return;
+    retry = setTimeout(() => void connect(), backoff);
+    retry.unref();
+    backoff = Math.min(backoff * 2, LISTEN_BACKOFF_MS.max);
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    const current = client;
+    client = undefined;
+    await current?.end().catch(() => {});
   };
 }
 
@@ -131,6 +208,11 @@ async function openPglite(dataDir: string, onQuery?: (sql: string) => void): Pro
       } catch {
         return false;
       }
+    },
+    async listen(channel, handlers) {
+      const unlisten = await client.listen(channel, handlers.onNotify);
+      handlers.onConnected?.(true);
+      return () => unlisten();
     },
     async close() {
       await prisma.$disconnect();

@@ -45,6 +45,8 @@ export const builder = new SchemaBuilder<{
         rule.scopes.every((scope) => hasScope(ctx.principal, scope)),
     }),
     unauthorizedError: (_parent, ctx, info, result) => accessError(ctx, info.fieldName, result.failure),
+    // A subscription is authorized once, when it starts (its token's expiry ends it).
+    authorizeOnSubscribe: true,
   },
   prisma: {
     client: (ctx) => ctx.db.client,

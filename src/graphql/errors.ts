@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'UPSTREAM_ERROR'
   | 'RATE_LIMITED'
+  | 'CURSOR_EXPIRED'
   | 'INTERNAL_SERVER_ERROR';
 
 /** An expected failure: its message and extensions are safe to show to the caller. */

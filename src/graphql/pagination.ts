@@ -96,7 +96,8 @@ function beyond<Row>(keys: readonly SortKey<Row>[], values: readonly SortValue[]
   };
 }
 
-function pageSize(value: number | null | undefined, argument: string): number | undefined {
+/** A page size argument: absent, or 1 to MAX_PAGE_SIZE (else BAD_USER_INPUT). */
+export function pageSize(value: number | null | undefined, argument: string): number | undefined {
   if (value === null || value === undefined) return undefined;
   if (!Number.isInteger(value) || value < 1 || value > MAX_PAGE_SIZE) {
     throw badInput(argument, `must be between 1 and ${MAX_PAGE_SIZE}`);

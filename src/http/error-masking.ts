@@ -1,5 +1,5 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../graphql/context.ts';
 import { AppError, isUniqueViolation } from '../graphql/errors.ts';
 
@@ -37,6 +37,28 @@ export function useErrorCodes(): Plugin<Context> {
           if (!single.errors?.length) return;
           const ctx = args.contextValue as Context;
           setResult({ ...single, errors: single.errors.map((error) => withCode(error, ctx)) });
+        },
+      };
+    },
+    // A subscription's errors: when it starts (e.g. a refused cursor), in each event, and
+    // a failure of its stream (e.g. the database went away), which ends it.
+    onSubscribe({ args }) {
+      const ctx = args.contextValue as Context;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (!isAsyncIterable(result) && result.errors?.length) {
+            setResult({ ...result, errors: result.errors.map((error) => withCode(error, ctx)) });
+          }
+          return {
+            onNext({ result, setResult }) {
+              if (result.errors?.length) setResult({ ...result, errors: result.errors.map((error) => withCode(error, ctx)) });
+            },
+          };
+        },
+        onSubscribeError({ error, setError }) {
+          const graphqlError =
+            error instanceof GraphQLError ? error : new GraphQLError('subscription failed', { path: [], originalError: error as Error });
+          setError(withCode(graphqlError, ctx));
         },
       };
     },

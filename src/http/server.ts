@@ -15,7 +15,14 @@ import type { Services } from '../services.ts';
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Stands in for the caller of an unauthenticated introspection query (INTROSPECTION=public). */
-const ANONYMOUS: Principal = { subject: 'anonymous', actorType: 'USER', organizationId: null, workspaceId: null, scopes: [] };
+const ANONYMOUS: Principal = {
+  subject: 'anonymous',
+  actorType: 'USER',
+  organizationId: null,
+  workspaceId: null,
+  scopes: [],
+  expiresAt: null,
+};
 
 export interface AppOptions {
   /** Pre-filled into GraphiQL's headers (development only). */

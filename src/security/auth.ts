@@ -26,6 +26,8 @@ export interface Principal {
   workspaceId: string | null;
   /** As granted; `*` grants every scope. */
   scopes: readonly string[];
+  /** When the token expires (ms since the epoch); null when it never does. */
+  expiresAt: number | null;
 }
 
 export function hasScope(principal: Principal, scope: string): boolean {
@@ -74,13 +76,13 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
   return async (token) => {
     const known = verified.get(token);
     if (known) return known;
-    const { principal, expiresAt } = await verify(token);
-    const ttl = Math.min(VERIFIED_TOKEN_TTL_MS, expiresAt === undefined ? Infinity : expiresAt - Date.now());
+    const principal = await verify(token);
+    const ttl = Math.min(VERIFIED_TOKEN_TTL_MS, (principal.expiresAt ?? Infinity) - Date.now());
     if (ttl > 0) verified.set(token, principal, { ttl });
     return principal;
   };
 
-  async function verify(token: string): Promise<{ principal: Principal; expiresAt?: number }> {
+  async function verify(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key as Uint8Array, {
@@ -97,14 +99,14 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
     if (!claims.success) throw unauthenticated('invalid token claims');
     const { sub, actor_type, org_id, workspace_id, scope } = claims.data;
     if (workspace_id && !org_id) throw unauthenticated('a workspace-bound token needs org_id');
-    const principal: Principal = Object.freeze({
+    return Object.freeze({
       subject: sub,
       actorType: actor_type === 'service' ? 'SERVICE' : 'USER',
       organizationId: org_id ?? null,
       workspaceId: workspace_id ?? null,
       scopes: Object.freeze(scope.split(/\s+/).filter(Boolean)),
+      expiresAt: payload.exp === undefined ? null : payload.exp * 1000,
     });
-    return { principal, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 };
   }
 }
 

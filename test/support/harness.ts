@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { print, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -6,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startServices, stopServices } from '../../src/bootstrap.ts';
 import { createApp, type App } from '../../src/http/server.ts';
+import { attachWebSocket } from '../../src/http/websocket.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
 import { mintToken, type TokenClaims } from '../../src/security/tokens.ts';
 import type { Services } from '../../src/services.ts';
@@ -32,6 +35,8 @@ export interface TestApp {
     variables?: V,
     options?: { token?: string | null; headers?: Record<string, string> },
   ): Promise<GraphQLResponse<T>>;
+  /** Serves the app over HTTP and WebSocket on 127.0.0.1 (closed with the app); returns its /graphql URL. */
+  listen(): Promise<string>;
   /** A new organization, made through the platform path, with an all-scopes token for it. */
   organization(name?: string): Promise<{ id: string; token: string }>;
   close(): Promise<void>;
@@ -79,6 +84,16 @@ export async function startTestApp(
     return { ...body, status: response.status };
   };
 
+  let server: { http: http.Server; websockets: { close(): Promise<void> } } | undefined;
+  const listen: TestApp['listen'] = async () => {
+    if (!server) {
+      const httpServer = http.createServer(app);
+      server = { http: httpServer, websockets: attachWebSocket(httpServer, app, services) };
+      await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    }
+    return `http://127.0.0.1:${(server.http.address() as AddressInfo).port}/graphql`;
+  };
+
   return {
     app,
     services,
@@ -86,6 +101,7 @@ export async function startTestApp(
     logs,
     token,
     request,
+    listen,
     async organization(name = 'Org') {
       const organization = await scopedTransaction(services.database.prisma, { kind: 'platform' }, (tx) =>
         tx.organization.create({ data: { name } }),
@@ -93,6 +109,12 @@ export async function startTestApp(
       return { id: organization.id, token: await token({ organizationId: organization.id }) };
     },
     async close() {
+      await services.changeFeed.close();
+      if (server) {
+        await server.websockets.close();
+        server.http.closeAllConnections();
+        await new Promise<void>((resolve) => server!.http.close(() => resolve()));
+      }
       await stopServices(services);
       await database.drop();
     },

@@ -1,5 +1,5 @@
 import { loader, type Context } from '../../graphql/context.ts';
-import type { AgentCatalog, Workspace } from '../../generated/prisma/client.ts';
+import type { AgentCatalog, AgentModelAccess, Workspace } from '../../generated/prisma/client.ts';
 import { visibleTo } from '../catalog/filter.ts';
 
 /** Catalog entries visible to the caller's organization, by id, batched per request. */
@@ -38,5 +38,17 @@ export function accessOverrideLoader(ctx: Context) {
     );
     const overridden = new Set(groups.map((group) => group.workspaceId));
     return workspaceIds.map((id) => overridden.has(id));
+  });
+}
+
+/** Grants of the caller's organization on visible entries, by id, batched per request. */
+export function modelAccessLoader(ctx: Context) {
+  return loader<string, AgentModelAccess | null>(ctx, 'modelAccessById', async (ids) => {
+    const organizationId = ctx.db.organizationId;
+    const rows = await ctx.db.transaction((tx) =>
+      tx.agentModelAccess.findMany({ where: { id: { in: [...ids] }, organizationId, catalogEntry: visibleTo(organizationId) } }),
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
   });
 }

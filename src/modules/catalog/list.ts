@@ -3,7 +3,8 @@ import { loader, type Context } from '../../graphql/context.ts';
 import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
 import { selectedFieldNames } from '../../graphql/lookahead.ts';
 import { paginate, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
-import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef, customProviderLoader } from './schema.ts';
+import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef } from './schema.ts';
+import { customProviderLoader } from '../providers/loaders.ts';
 import { catalogFilterWhere, type CatalogEntryFilter } from './filter.ts';
 
 export const SortDirectionEnum = builder.enumType('SortDirection', { values: ['ASC', 'DESC'] as const });

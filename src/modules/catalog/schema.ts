@@ -1,8 +1,8 @@
 import { builder } from '../../graphql/builder.ts';
 import { connectionOf } from '../../graphql/connections.ts';
-import { loader, type Context } from '../../graphql/context.ts';
-import type { AgentCatalog, AgentCustomProvider } from '../../generated/prisma/client.ts';
+import type { AgentCatalog } from '../../generated/prisma/client.ts';
 import { CustomProviderRef } from '../providers/types.ts';
+import { customProviderLoader } from '../providers/loaders.ts';
 import { asMetadata } from './metadata.ts';
 import type { CatalogOrigin } from './filter.ts';
 
@@ -42,17 +42,6 @@ const ModelPricingRef = builder.objectRef<ModelPricing>('ModelPricing').implemen
     outputCostPerToken: t.exposeFloat('outputCostPerToken', { nullable: true, description: 'USD per output token.' }),
   }),
 });
-
-/** Custom providers of one organization by id, batched per request. */
-export function customProviderLoader(ctx: Context) {
-  return loader<string, AgentCustomProvider | null>(ctx, 'customProviderById', async (ids) => {
-    const rows = await ctx.db.transaction((tx) =>
-      tx.agentCustomProvider.findMany({ where: { id: { in: [...ids] }, organizationId: ctx.db.organizationId } }),
-    );
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-}
 
 export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
   name: 'CatalogEntry',

@@ -1,0 +1,100 @@
+import type http from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, MessageType, stringifyMessage, type ExecutionResult } from 'graphql-ws';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { bearerToken } from '../security/auth.ts';
+import type { Services } from '../services.ts';
+import type { App } from './server.ts';
+
+/** Keep-alive of every socket: a protocol ping (answered by the client's pong) and a frame ping. */
+export const WEBSOCKET_KEEP_ALIVE_MS = 12_000;
+
+type SocketExtra = {
+  socket: WebSocket;
+  request: http.IncomingMessage;
+};
+
+/** The token of a WebSocket: `connection_init`'s `authorization`, else the upgrade request's header. */
+function authorizationOf(connectionParams: Record<string, unknown> | undefined, request: http.IncomingMessage): string | null {
+  const offered = connectionParams?.authorization ?? connectionParams?.Authorization;
+  if (typeof offered === 'string') return offered;
+  return request.headers.authorization ?? null;
+}
+
+/**
+ * GraphQL over WebSocket (`graphql-transport-ws`) at /graphql on the same HTTP server.
+ * Each operation runs through the same yoga instance as HTTP requests — the same
+ * context (authentication, rate limit), limits, masking and audit — from a request
+ * that carries the socket's token.
+ */
+export function attachWebSocket(server: http.Server, app: App, services: Services): { close(): Promise<void> } {
+  const sockets = new WebSocketServer({ server, path: '/graphql', maxPayload: services.config.MAX_REQUEST_BYTES });
+  const pings = new WeakMap<WebSocket, NodeJS.Timeout>();
+  const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
+    {
+      execute: (args) => (args.rootValue as { execute: (a: unknown) => Promise<ExecutionResult> }).execute(args),
+      subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => Promise<ExecutionResult> }).subscribe(args),
+      async onConnect(ctx) {
+        const { socket, request } = ctx.extra;
+        try {
+          await services.verifyToken(bearerToken(authorizationOf(ctx.connectionParams, request)));
+        } catch (error) {
+          socket.close(CloseCode.Forbidden, `UNAUTHENTICATED: ${(error as Error).message}`);
+          return false;
+        }
+        const ping = setInterval(() => {
+          if (socket.readyState === socket.OPEN) socket.send(stringifyMessage({ type: MessageType.Ping }));
+        }, WEBSOCKET_KEEP_ALIVE_MS);
+        ping.unref();
+        pings.set(socket, ping);
+        return true;
+      },
+      onClose(ctx) {
+        clearInterval(pings.get(ctx.extra.socket));
+      },
+      async onSubscribe(ctx, _id, payload) {
+        const headers = new Headers({ 'content-type': 'application/json' });
+        const authorization = authorizationOf(ctx.connectionParams, ctx.extra.request);
+        if (authorization) headers.set('authorization', authorization);
+        const requestId = ctx.extra.request.headers['x-request-id'];
+        if (typeof requestId === 'string') headers.set('x-request-id', requestId);
+        const request = new Request('http://localhost/graphql', { method: 'POST', headers });
+        const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({ request, params: payload });
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error as never];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        let contextValue;
+        try {
+          // Authentication and the rate limit, as for an HTTP request.
+          contextValue = await contextFactory();
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        const args: ExecutionArgs = {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+          rootValue: { execute, subscribe },
+        };
+        return args;
+      },
+    },
+    sockets,
+    WEBSOCKET_KEEP_ALIVE_MS,
+  );
+  return {
+    async close() {
+      await disposable.dispose();
+      await new Promise<void>((resolve) => sockets.close(() => resolve()));
+    },
+  };
+}

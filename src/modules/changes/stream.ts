@@ -1,0 +1,122 @@
+import type { Context } from '../../graphql/context.ts';
+import { comparePositions, type FeedPosition } from './position.ts';
+import { readTenantFeed, type ChangeEvent, type FeedRead, type FeedView } from './feed.ts';
+import { resolveSubjects, subjectOf, type Subjects } from './subjects.ts';
+
+/** What a subscription delivers: an event with its subject, or the end of its token. */
+export type Delivery = { kind: 'event'; event: ChangeEvent; subject: object | null } | { kind: 'expired' };
+
+/** The part of the feed this instance holds in memory, shared by its subscriptions. */
+export interface FeedWindow {
+  /** The visible events after `after` it holds, or null when `after` is older than what it holds. */
+  eventsAfter(after: FeedPosition, view: FeedView, limit: number): FeedRead | null;
+  /** The subjects of events it handed out, resolved once per organization and workspace binding. */
+  subjectsOf(view: FeedView, events: readonly ChangeEvent[]): Promise<Subjects>;
+  /** Resolves when the window has read further, or when `signal` aborts. */
+  advanced(signal: AbortSignal): Promise<void>;
+}
+
+export const PAGE_SIZE = 100;
+
+const later = (a: FeedPosition, b: FeedPosition) => (comparePositions(a, b) >= 0 ? a : b);
+
+/**
+ * One subscription to the feed, pulled by its transport: the next events are read only
+ * when the client has taken the previous ones, so a client that stops reading holds
+ * at most one page. Events come from the instance's window when it covers the
+ * subscription's position, else (replaying from an older cursor) from the database at
+ * the client's pace, in the subscriber's tenant transaction.
+ */
+export class ChangeStream implements AsyncIterableIterator<Delivery> {
+  #position: FeedPosition;
+  #pending: Delivery[] = [];
+  #closed = false;
+  #expired = false;
+  readonly #abort = new AbortController();
+  readonly #expiry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly view: FeedView,
+    start: FeedPosition,
+    private readonly window: FeedWindow,
+    private readonly options: {
+      wantsSubject: boolean;
+      expiresAt: number | null;
+      onClose: () => void;
+      onDelivered: (event: ChangeEvent) => void;
+    },
+  ) {
+    this.#position = start;
+    if (options.expiresAt !== null) {
+      this.#expiry = setTimeout(() => {
+        this.#expired = true;
+        this.#abort.abort();
+      }, Math.max(0, options.expiresAt - Date.now()));
+      this.#expiry.unref();
+    }
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Delivery>> {
+    while (!this.#closed) {
+      if (this.#expired) {
+        this.close();
+        return { done: false, value: { kind: 'expired' } };
+      }
+      const next = this.#pending.shift();
+      if (next) {
+        if (next.kind === 'event') this.options.onDelivered(next.event);
+        return { done: false, value: next };
+      }
+      try {
+        await this.#fill();
+      } catch (error) {
+        if (this.#abort.signal.aborted) continue;
+        this.close();
+        throw error;
+      }
+    }
+    return { done: true, value: undefined };
+  }
+
+  async return(): Promise<IteratorResult<Delivery>> {
+    this.close();
+    return { done: true, value: undefined };
+  }
+
+  /** Ends the stream: the transport completes it. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending = [];
+    clearTimeout(this.#expiry);
+    this.#abort.abort();
+    this.options.onClose();
+  }
+
+  async #fill(): Promise<void> {
+    const fromWindow = this.window.eventsAfter(this.#position, this.view, PAGE_SIZE);
+    const read =
+      fromWindow ?? (await this.ctx.db.transaction((tx) => readTenantFeed(tx, this.view, this.#position, PAGE_SIZE, null)));
+    if (read.events.length === 0) {
+      const caughtUp = comparePositions(read.readThrough, this.#position) <= 0;
+      this.#position = later(this.#position, read.readThrough);
+      // Replaying from the database stops once it reaches what the window holds.
+      if (fromWindow || caughtUp) await this.window.advanced(this.#abort.signal);
+      return;
+    }
+    let subjects: Subjects = new Map();
+    if (this.options.wantsSubject) {
+      // Fields of the subjects resolve with this request's loaders: never from an earlier state.
+      this.ctx.loaders.clear();
+      subjects = fromWindow ? await this.window.subjectsOf(this.view, read.events) : await resolveSubjects(this.ctx, read.events);
+    }
+    if (this.#closed) return;
+    this.#pending = read.events.map((event) => ({ kind: 'event', event, subject: subjectOf(subjects, event) }));
+    this.#position = later(read.events.at(-1)!.position, read.readThrough);
+  }
+}
