@@ -42,6 +42,13 @@ export interface ScenarioResult {
   };
   /** Normalized first answer, to compare targets. */
   digest?: string;
+  /** E1: subscribers of the organization while the writer commits. */
+  subscribers?: number;
+  deliveryP50Ms?: number;
+  deliveryP99Ms?: number;
+  statementsPerChange?: number;
+  /** E1: events that did not arrive within two seconds of the last change. */
+  missingDeliveries?: number;
 }
 
 export interface TargetInfo {
@@ -184,7 +191,8 @@ export function renderMarkdown(report: BenchReport): string {
   const sorted = [...report.results].sort(
     (a, b) => order.indexOf(a.scenario) - order.indexOf(b.scenario) || targetOrder.indexOf(a.target) - targetOrder.indexOf(b.target),
   );
-  for (const r of sorted) {
+  const subscriptionRows = sorted.filter((r) => r.subscribers !== undefined);
+  for (const r of sorted.filter((row) => row.subscribers === undefined)) {
     const name = r.unit ? `${r.scenario} (per mutation)` : r.scenario;
     if (r.status !== 'ok') {
       lines.push(`| ${name} | ${TARGET_LABELS[r.target]} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 160)} |  |  |  |  |  |  |  |  |`);
@@ -195,6 +203,22 @@ export function renderMarkdown(report: BenchReport): string {
         `${fmt(r.sql?.statementsPerRequest, 2)} | ${fmt(r.sql?.transactionsPerRequest, 2)} | ${fmt(r.sql?.roundTripsPerRequest, 2)} | ` +
         `${fmt(r.cpuMsPerRequest, 2)} | ${fmt(r.memory?.peakRssMiB, 0)} | ${r.failedResponses ?? 0}${r.socketErrors || r.timeouts ? ` (+${r.socketErrors} socket errors, ${r.timeouts} timeouts)` : ''} |`,
     );
+  }
+  if (subscriptionRows.length) {
+    lines.push('');
+    lines.push('Subscriptions (E1: SSE subscribers of one organization while a writer commits; delivery = receipt − occurredAt):');
+    lines.push('');
+    lines.push('| Scenario | subscribers | delivery p50 ms | delivery p99 ms | SQL stmts per change | missing deliveries | server CPU ms per change | peak RSS MiB |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of subscriptionRows) {
+      if (r.status !== 'ok') {
+        lines.push(`| ${r.scenario} | ${r.subscribers} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|').slice(0, 160)} |  |  |  |  |  |`);
+        continue;
+      }
+      lines.push(
+        `| ${r.scenario} | ${r.subscribers} | ${fmt(r.deliveryP50Ms, 1)} | ${fmt(r.deliveryP99Ms, 1)} | ${fmt(r.statementsPerChange, 2)} | ${r.missingDeliveries ?? 0} | ${fmt(r.cpuMsPerRequest, 2)} | ${fmt(r.memory?.peakRssMiB, 0)} |`,
+      );
+    }
   }
   if (report.ratios.length) {
     lines.push('');

@@ -35,6 +35,7 @@ import {
 import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts';
 import { startCommand } from '../scripts/start-command.ts';
 import { measureDataAccess, type DataAccessCost } from './data-access.ts';
+import { measureSubscriptions } from './subscriptions.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -202,7 +203,8 @@ async function benchTarget(
   results: ScenarioResult[],
 ): Promise<TargetInfo> {
   const scenarios = SCENARIOS.filter((s) => s.targets[target] && (options.only.size === 0 || options.only.has(s.id)));
-  if (scenarios.length === 0) return { target, status: 'not run', reason: 'no scenario selected' };
+  const subscriptions = target === 'ours' && (options.only.size === 0 || options.only.has('E1'));
+  if (scenarios.length === 0 && !subscriptions) return { target, status: 'not run', reason: 'no scenario selected' };
 
   const pgServer = new URL(options.pgUrl);
   const proxy = new CountingProxy(pgServer.hostname === 'localhost' ? '127.0.0.1' : pgServer.hostname, Number(pgServer.port || 5432));
@@ -290,6 +292,9 @@ async function benchTarget(
         await cleanup().catch(() => {});
       }
     }
+    if (subscriptions) {
+      await benchSubscriptions(client, proxy, server.pid, dataset, secret, results);
+    }
     return info;
   } catch (error) {
     const reason = (error as Error).message;
@@ -303,6 +308,58 @@ async function benchTarget(
   } finally {
     await server?.stop();
     await proxy.stop();
+  }
+}
+
+const E1_SUBSCRIBERS = [20, 200];
+const E1_CHANGES = 100;
+const E1_INTERVAL_MS = 50;
+
+/** E1: delivery latency and statements per change with 20 and 200 SSE subscribers. */
+async function benchSubscriptions(
+  client: TargetClient,
+  proxy: CountingProxy,
+  pid: number,
+  dataset: Dataset,
+  secret: string,
+  results: ScenarioResult[],
+): Promise<void> {
+  const writerToken = client.headers.authorization.slice('Bearer '.length);
+  for (const subscribers of E1_SUBSCRIBERS) {
+    const base = { scenario: 'E1', title: `${subscribers} SSE subscribers while a writer commits`, target: 'ours' as const, subscribers };
+    try {
+      const perScenario = resetPeakRss(pid);
+      const cpuBefore = readCpuMs(pid);
+      const measured = await measureSubscriptions({
+        url: client.url,
+        writerToken,
+        subscriberToken: (index) =>
+          mintToken(secret, { subject: `e1-subscriber-${index}`, organizationId: dataset.organizationId, scopes: ['agent:read'], expiresIn: '1h' }),
+        proxy,
+        subscribers,
+        changes: E1_CHANGES,
+        intervalMs: E1_INTERVAL_MS,
+      });
+      const memory = readMemory(pid);
+      results.push({
+        ...base,
+        status: 'ok',
+        requests: measured.changes,
+        deliveryP50Ms: measured.deliveryP50Ms,
+        deliveryP99Ms: measured.deliveryP99Ms,
+        statementsPerChange: measured.statementsPerChange,
+        missingDeliveries: measured.missing,
+        cpuMsPerRequest: (readCpuMs(pid) - cpuBefore) / measured.changes,
+        memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
+      });
+      log(
+        `E1 ${subscribers} subscribers: delivery p50 ${measured.deliveryP50Ms.toFixed(1)} ms, p99 ${measured.deliveryP99Ms.toFixed(1)} ms, ` +
+          `${measured.statementsPerChange.toFixed(2)} stmts/change, ${measured.missing} missing`,
+      );
+    } catch (error) {
+      log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}`);
+      results.push({ ...base, status: 'failed', reason: (error as Error).message });
+    }
   }
 }
 
