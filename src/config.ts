@@ -51,6 +51,7 @@ const envSchema = z.object({
   CHANGE_FEED_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   MAX_SUBSCRIPTIONS: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
   MAX_SUBSCRIPTIONS_PER_ACTOR: z.coerce.number().int().min(0).max(10_000).default(20),
+  RESPONSE_CACHE_MAX_BYTES: z.coerce.number().int().min(0).max(4 * 1024 ** 3).default(32 * 1024 * 1024),
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -20,6 +20,11 @@ export interface Database {
   /** Connects as the configured user. Tenant and platform work goes through scope.ts. */
   readonly prisma: PrismaClient;
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * One statement on its own, outside Prisma and any transaction, as the configured
+   * user: only for functions that decide their own role (SECURITY DEFINER).
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
   /**
@@ -91,6 +96,7 @@ function openPostgres(options: DatabaseOptions): Database {
         client.release();
       }
     },
+    query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params as unknown[])).rows as T[],
     async ping() {
       try {
         await pool.query('SELECT 1');
@@ -201,6 +207,7 @@ async function openPglite(dataDir: string, onQuery?: (sql: string) => void): Pro
     kind: 'pglite',
     prisma,
     withSession: (fn) => fn(session),
+    query: session.query,
     async ping() {
       try {
         await client.query('SELECT 1');

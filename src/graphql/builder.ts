@@ -20,6 +20,15 @@ export interface AccessRule {
   workspaceTokens: boolean;
 }
 
+/**
+ * Marks a field whose answer the response cache must never keep: one that holds
+ * secrets or writes, depends on time, or reads rows that make no change events (the
+ * cache is valid only while no change event of the organization has committed). The
+ * reason is given where it is used; every other field's answer follows from committed
+ * rows that make change events.
+ */
+export const NOT_CACHED = { extensions: { responseCache: false } } as const;
+
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
@@ -61,8 +70,9 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     decodeGlobalID: (globalID: string) => decodeGlobalId(globalID, 'id'),
     encodeGlobalID: (typename: string, id: string | number | bigint) => encodeGlobalId(typename, String(id)),
-    nodeQueryOptions: { ...access([], { workspaceTokens: false }) },
-    nodesQueryOptions: { ...access([], { workspaceTokens: false }) },
+    // Not cached: a node may be an audit event, and audit rows make no change events.
+    nodeQueryOptions: { ...access([], { workspaceTokens: false }), ...NOT_CACHED },
+    nodesQueryOptions: { ...access([], { workspaceTokens: false }), ...NOT_CACHED },
   },
 });
 

@@ -65,6 +65,15 @@ export function useErrorCodes(): Plugin<Context> {
   };
 }
 
+/**
+ * A failure of the request outside any field (a plugin's own database work): logged
+ * and masked like an unexpected error of a field, without a path.
+ */
+export function maskedFailure(error: unknown, ctx: Context): GraphQLError {
+  const coded = withCode(new GraphQLError('request failed', { path: [], originalError: error as Error }), ctx);
+  return new GraphQLError(coded.message, { extensions: coded.extensions });
+}
+
 function withCode(error: GraphQLError, ctx: Context): GraphQLError {
   const original = error.originalError;
   if (original instanceof AppError) {

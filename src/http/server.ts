@@ -10,6 +10,7 @@ import { RequestDb, type Context } from '../graphql/context.ts';
 import { useErrorCodes } from './error-masking.ts';
 import { queryProtections, useStorableText } from './protection.ts';
 import { unauthenticated } from '../graphql/errors.ts';
+import { useResponseCache } from './response-cache.ts';
 import type { Services } from '../services.ts';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -160,6 +161,9 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
       useAnonymousIntrospectionOnly(),
       useStorableText(),
+      ...(config.RESPONSE_CACHE_MAX_BYTES > 0
+        ? [useResponseCache({ schema, database, maxBytes: config.RESPONSE_CACHE_MAX_BYTES })]
+        : []),
       useGraphQlJit(),
       useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),

@@ -1,4 +1,4 @@
-import { builder, access } from '../../graphql/builder.ts';
+import { builder, access, NOT_CACHED } from '../../graphql/builder.ts';
 import { connectionOf } from '../../graphql/connections.ts';
 import type { Context } from '../../graphql/context.ts';
 import type { AuditEvent, Prisma } from '../../generated/prisma/client.ts';
@@ -68,6 +68,8 @@ builder.queryField('auditEvents', (t) =>
     {
       type: AuditEventRef,
       ...access(['audit:read']),
+      // Not cached: audit rows make no change events.
+      ...NOT_CACHED,
       args: { filter: t.arg({ type: AuditEventFilterInput }) },
       resolve: (_root, args, ctx) => listAuditEvents(ctx, args, args.filter),
     },

@@ -1,4 +1,4 @@
-import { builder, access, encodeGlobalId, parseId } from '../../graphql/builder.ts';
+import { builder, access, encodeGlobalId, parseId, NOT_CACHED } from '../../graphql/builder.ts';
 import type { Context } from '../../graphql/context.ts';
 import { badInput, unauthenticated } from '../../graphql/errors.ts';
 import { selectedFieldNames } from '../../graphql/lookahead.ts';
@@ -123,6 +123,8 @@ builder.queryFields((t) => ({
     type: ChangeEventConnectionRef,
     description: 'The change feed, oldest first. Without `after`: from the oldest retained event.',
     ...access(['agent:read'], { workspaceTokens: true }),
+    // Not cached: without `after` it starts at the retention's edge, which moves with time.
+    ...NOT_CACHED,
     args: {
       first: t.arg.int(),
       after: t.arg.string(),
@@ -154,6 +156,8 @@ builder.queryFields((t) => ({
   changeFeedHead: t.string({
     description: 'A cursor at the end of the feed now: every change that commits after this answer comes after it.',
     ...access(['agent:read'], { workspaceTokens: true }),
+    // Not cached: it is the position of now.
+    ...NOT_CACHED,
     resolve: async (_root, _args, ctx) => encodeCursor(await ctx.db.transaction(feedHead)),
   }),
 }));

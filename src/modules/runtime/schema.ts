@@ -1,4 +1,4 @@
-import { builder, access, parseId } from '../../graphql/builder.ts';
+import { builder, access, parseId, NOT_CACHED } from '../../graphql/builder.ts';
 import { CatalogEntryRef } from '../catalog/schema.ts';
 import type { Header } from '../providers/secrets.ts';
 import * as runtime from './service.ts';
@@ -34,6 +34,8 @@ builder.queryField('resolvedModelConfig', (t) =>
       'The runtime configuration of a model the workspace (or, without workspaceId, the organization) may use. ' +
       'A workspace-bound token may only ask for its own workspace. Every call is audited.',
     ...access(['agent:credentials:read'], { workspaceTokens: true }),
+    // Not cached: it holds secrets and every call writes an audit record.
+    ...NOT_CACHED,
     args: {
       catalogEntryId: t.arg.id({ required: true }),
       workspaceId: t.arg.id(),

@@ -1,4 +1,4 @@
-import { builder, access, encodeGlobalId, parseId } from '../../graphql/builder.ts';
+import { builder, access, encodeGlobalId, parseId, NOT_CACHED } from '../../graphql/builder.ts';
 import { connectionOf } from '../../graphql/connections.ts';
 import { defineMutation, deletePayload } from '../../graphql/mutation.ts';
 import type { Organization, Workspace } from '../../generated/prisma/client.ts';
@@ -39,6 +39,8 @@ const Viewer = builder.objectRef<{ kind: 'viewer' }>('Viewer').implement({
     organization: t.field({
       type: OrganizationRef,
       nullable: true,
+      // Not cached: organizations make no change events (they are renamed only outside the API).
+      ...NOT_CACHED,
       resolve: (_v, _a, ctx) => tenancy.viewerOrganization(ctx),
     }),
     workspaceId: t.field({ type: 'UUID', nullable: true, resolve: (_v, _a, ctx) => ctx.principal.workspaceId }),
