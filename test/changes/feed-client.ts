@@ -97,6 +97,20 @@ export interface SubscribeOptions {
   query?: string;
 }
 
+const operation = (options: SubscribeOptions) => ({
+  query: options.query ?? SUBSCRIPTION,
+  variables: { after: options.after ?? null, filter: options.filter ?? null },
+});
+
+/** Tracks a client's subscription; closing it ends the iteration and the client. */
+function follow(iterable: AsyncIterable<unknown>, dispose: () => void): Subscription {
+  const iterator = iterable as AsyncIterableIterator<{ data?: any; errors?: unknown[] }>;
+  return track(iterator, () => {
+    void iterator.return?.();
+    dispose();
+  });
+}
+
 /**
  * The app's own fetch, whose streamed body is cancelled when the request is aborted (a
  * closed socket does that over HTTP).
@@ -127,14 +141,7 @@ export function subscribeSse(target: TestApp | string, token: string, options: S
     headers: { authorization: `Bearer ${token}` },
     retryAttempts: 0,
   });
-  const iterator = client.iterate({
-    query: options.query ?? SUBSCRIPTION,
-    variables: { after: options.after ?? null, filter: options.filter ?? null },
-  }) as AsyncIterableIterator<{ data?: any; errors?: unknown[] }>;
-  return track(iterator, () => {
-    void iterator.return?.();
-    client.dispose();
-  });
+  return follow(client.iterate(operation(options)), () => client.dispose());
 }
 
 /** A subscription over graphql-transport-ws; the token in connection_init's payload or the upgrade header. */
@@ -154,14 +161,7 @@ export function subscribeWs(url: string, token: string, options: SubscribeOption
     retryAttempts: 0,
     lazy: true,
   });
-  const iterator = client.iterate({
-    query: options.query ?? SUBSCRIPTION,
-    variables: { after: options.after ?? null, filter: options.filter ?? null },
-  }) as AsyncIterableIterator<{ data?: any; errors?: unknown[] }>;
-  return track(iterator, () => {
-    void iterator.return?.();
-    void client.dispose();
-  });
+  return follow(client.iterate(operation(options)), () => void client.dispose());
 }
 
 /** Waits until the subscription is open on the server (the feed counts it). */
