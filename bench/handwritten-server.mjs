@@ -49,7 +49,7 @@ const encodeCursor = (at, id) => Buffer.from(JSON.stringify([at, id]), 'utf8').t
  * of every organization-level grant. The cursor variant compares the row value
  * (created_at, id), which PostgreSQL uses as an index condition.
  */
-function catalogPageSql(withCursor) {
+function catalogPageSql(withCursor, filtered = false) {
   return `
 SELECT c.id, c.model_provider, c.model_name, c.display_name, c.organization_id, c.custom_provider_id,
        to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
@@ -60,6 +60,7 @@ SELECT c.id, c.model_provider, c.model_name, c.display_name, c.organization_id, 
   FROM (SELECT * FROM agent_catalog c
          WHERE (c.organization_id IS NULL OR c.organization_id = $1)
            ${withCursor ? 'AND (c.created_at, c.id) < ($3::timestamptz, $4::uuid)' : ''}
+           ${filtered ? 'AND ($5::text IS NULL OR c.model_provider = $5) AND ($6::jsonb IS NULL OR c.capabilities @> $6)' : ''}
          ORDER BY c.created_at DESC, c.id DESC
          LIMIT $2) c
   LEFT JOIN agent_custom_provider p ON p.organization_id = c.organization_id AND p.id = c.custom_provider_id
@@ -69,6 +70,9 @@ SELECT c.id, c.model_provider, c.model_name, c.display_name, c.organization_id, 
 // service would.
 const CATALOG_FIRST = { name: 'hw_catalog_first', text: catalogPageSql(false) };
 const CATALOG_AFTER = { name: 'hw_catalog_after', text: catalogPageSql(true) };
+// Q1v: the provider and capability filters (each optional), always with a cursor slot.
+const CATALOG_FILTERED = { name: 'hw_catalog_filtered', text: catalogPageSql(true, true) };
+const FAR_FUTURE = ['9999-12-31T00:00:00.000Z', 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
 const WORKSPACES = {
   name: 'hw_workspaces',
   text: 'SELECT id, name FROM workspace WHERE organization_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2',
@@ -83,9 +87,17 @@ const handlers = {
   async catalogEntries(client, org, variables) {
     const first = pageSize(variables.first);
     const [at, id] = decodeCursor(variables.after);
-    const { rows } = await client.query(
-      at === null ? { ...CATALOG_FIRST, values: [org, first + 1] } : { ...CATALOG_AFTER, values: [org, first + 1, at, id] },
-    );
+    const filter = variables.filter;
+    const statement = filter
+      ? {
+          ...CATALOG_FILTERED,
+          values: [org, first + 1, ...(at === null ? FAR_FUTURE : [at, id]), filter.provider ?? null,
+            filter.capabilities ? JSON.stringify(filter.capabilities) : null],
+        }
+      : at === null
+        ? { ...CATALOG_FIRST, values: [org, first + 1] }
+        : { ...CATALOG_AFTER, values: [org, first + 1, at, id] };
+    const { rows } = await client.query(statement);
     const page = rows.slice(0, first);
     const edges = page.map((r) => ({
       cursor: encodeCursor(r.created_at, r.id),
@@ -119,7 +131,7 @@ const handlers = {
 };
 
 /** operationName → handler. The bench sends the same operation names to every target. */
-const OPERATIONS = { Q0: handlers.workspaces, Q1: handlers.catalogEntries };
+const OPERATIONS = { Q0: handlers.workspaces, Q1: handlers.catalogEntries, Q1v: handlers.catalogEntries };
 
 async function execute(org, operationName, variables) {
   const handler = OPERATIONS[operationName];

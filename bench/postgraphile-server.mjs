@@ -9,6 +9,7 @@
 import http from 'node:http';
 import { postgraphile } from 'postgraphile';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
+import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
 import { makePgService } from 'postgraphile/adaptors/pg';
 import { grafserv } from 'postgraphile/grafserv/node';
 import { printSchema } from 'postgraphile/graphql';
@@ -21,8 +22,10 @@ if (!DATABASE_URL || !AUTH_JWT_SECRET || (!PORT && process.env.PRINT_SCHEMA !== 
 }
 
 /** @type {GraphileConfig.Preset} */
+// The connection-filter plugin (graphile-contrib) gives Q1v its provider and capability
+// filters: `filter: { modelProvider: { equalTo } , capabilities: { contains } }`.
 const preset = {
-  extends: [PostGraphileAmberPreset],
+  extends: [PostGraphileAmberPreset, PostGraphileConnectionFilterPreset],
   pgServices: [
     makePgService({
       connectionString: DATABASE_URL,
@@ -34,6 +37,11 @@ const preset = {
       },
     }),
   ],
+  // Q1v sends `filter: null` for its unfiltered questions, and filters on the
+  // capabilities column: a JSONB column without an index of its own, which PostGraphile
+  // does not offer to filter by unless told to.
+  schema: { connectionFilterAllowNullInput: true, defaultBehavior: '+attribute:filterBy' },
+  disablePlugins: ['PgIndexBehaviorsPlugin'],
   grafserv: { graphqlPath: '/graphql', graphiql: false, watch: false },
   grafast: { explain: false },
 };

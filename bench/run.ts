@@ -131,7 +131,7 @@ async function rootFields(client: TargetClient): Promise<Set<string>> {
 async function preflight(client: TargetClient, plan: PreparedPlan): Promise<{ problem: string | null; digest?: string }> {
   const context: Record<string, unknown> = {};
   const answers: unknown[] = [];
-  for (const step of plan.steps) {
+  for (const step of plan.preflight ?? plan.steps) {
     const body = typeof step.body === 'function' ? step.body(context) : step.body;
     const { status, text } = await client.post(body);
     if (status !== 200) return { problem: `HTTP ${status}: ${text.slice(0, 300)}` };

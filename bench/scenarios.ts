@@ -25,6 +25,8 @@ export interface PlanContext {
 }
 
 export interface PreparedPlan extends LoadPlan {
+  /** The requests of the pre-flight pass, when they are not the load's steps. */
+  preflight?: LoadPlan['steps'];
   /** Full check of the parsed answers of one pre-flight pass over the steps. */
   validate(answers: Json[]): string | null;
   /** Normalized content of the answer, compared across targets (same rows, same flags). */
@@ -163,6 +165,12 @@ const PGL_CATALOG_PAGE = /* GraphQL */ `query Q1($first: Int!, $after: Cursor) {
   }
 }`;
 
+/** Q1v: Q1's selection with a page size, a cursor and a filter that change with every request. */
+const OURS_CATALOG_VARIED = OURS_CATALOG_PAGE.replace('query Q1($first: Int!, $after: String)', 'query Q1v($first: Int!, $after: String, $filter: CatalogEntryFilter)')
+  .replace('catalogEntries(first: $first, after: $after)', 'catalogEntries(first: $first, after: $after, filter: $filter)');
+const PGL_CATALOG_VARIED = PGL_CATALOG_PAGE.replace('query Q1($first: Int!, $after: Cursor)', 'query Q1v($first: Int!, $after: Cursor, $filter: AgentCatalogFilter)')
+  .replace('allAgentCatalogs(first: $first, after: $after,', 'allAgentCatalogs(first: $first, after: $after, filter: $filter,');
+
 // The hand-written baseline ignores the document and dispatches on operationName.
 const HANDWRITTEN_Q0 = '# answered by operationName Q0';
 const HANDWRITTEN_CATALOG_PAGE = '# answered by operationName Q1';
@@ -284,6 +292,68 @@ const oursCatalogPlan = catalogPlan(OURS_CATALOG_PAGE, 'catalogEntries', (answer
 const pglCatalogPlan = catalogPlan(PGL_CATALOG_PAGE, 'allAgentCatalogs', pglCatalogDigest);
 const handwrittenCatalogPlan = catalogPlan(HANDWRITTEN_CATALOG_PAGE, 'catalogEntries', (answer) => oursCatalogDigest(answer));
 
+/**
+ * Q1v: a different question with every request. Request i asks a page of 20–50 rows,
+ * after one of the first 2 000 rows (or from the start), under one of 15 filters (none,
+ * a provider, capabilities, both), taken from i in mixed radix: no two of the first
+ * 930 000 requests are the same, so no cache can answer one from an earlier one. Each
+ * target pages the catalog once with its own API to learn its cursors for those rows.
+ */
+const VARIED_SIZES = 31;
+const VARIED_DEPTH = 2_000;
+const VARIED_FILTERS: { provider?: string; capabilities?: string[] }[] = [
+  {},
+  ...['openai', 'anthropic', 'gemini', 'mistral', 'bedrock', 'azure_openai', 'vertex_ai', 'custom-model-provider'].map((provider) => ({ provider })),
+  { capabilities: ['vision'] },
+  { capabilities: ['function_calling'] },
+  { capabilities: ['reasoning'] },
+  { capabilities: ['vision', 'function_calling'] },
+  { provider: 'bedrock', capabilities: ['vision'] },
+  { provider: 'custom-model-provider', capabilities: ['reasoning'] },
+];
+
+function variedPlan(options: {
+  document: string;
+  root: string;
+  filter: (filter: { provider?: string; capabilities?: string[] }) => Record<string, unknown> | null;
+  digest: (answer: Json) => string;
+}) {
+  return async ({ target }: PlanContext): Promise<PreparedPlan> => {
+    // Cursors after each of the first VARIED_DEPTH rows, in the target's own format.
+    const cursors: (string | null)[] = [null];
+    let after: string | null = null;
+    while (cursors.length <= VARIED_DEPTH) {
+      const { status, text } = await target.post(requestBody(options.document, { first: 100, after, filter: null }, 'Q1v'));
+      const answer = JSON.parse(text) as Json;
+      const error = errorsOf(answer);
+      if (status !== 200 || error) throw new Error(`paging for cursors failed: ${error ?? `HTTP ${status}`}`);
+      const connection = answer.data[options.root];
+      for (const edge of connection.edges) cursors.push(edge.cursor as string);
+      if (!connection.pageInfo.hasNextPage) break;
+      after = connection.pageInfo.endCursor;
+    }
+    const depths = Math.min(cursors.length, VARIED_DEPTH + 1);
+    const body = (i: number) => {
+      const size = 20 + (i % VARIED_SIZES);
+      const rest = Math.floor(i / VARIED_SIZES);
+      // Depths visited in a scattered order: 997 is prime to every depth count here.
+      const depth = ((rest % depths) * 997) % depths;
+      const filter = VARIED_FILTERS[Math.floor(rest / depths) % VARIED_FILTERS.length]!;
+      return requestBody(options.document, { first: size, after: cursors[depth], filter: options.filter(filter) }, 'Q1v');
+    };
+    let next = 0;
+    // Pre-flight: a spread of the questions, compared across targets.
+    const sample = [0, 1, 37, 1_000, 31 * 2_001 + 5, 31 * 2_001 * 9 + 700];
+    return {
+      steps: [{ body: () => body(next++) }],
+      preflight: sample.map((i) => ({ body: body(i) })),
+      check: answerCheck,
+      validate: (answers) => answers.map((answer) => errorsOf(answer) ?? expectEdges(answer, [options.root], 'some')).find(Boolean) ?? null,
+      digest: (answers) => answers.map(options.digest).join('\n--\n'),
+    };
+  };
+}
+
 function workspaceModelsPlan(which: 'override' | 'inherit') {
   return async ({ dataset }: PlanContext): Promise<PreparedPlan> =>
     singleQuery(
@@ -404,6 +474,37 @@ export const SCENARIOS: Scenario[] = [
     title: 'catalogEntries(first: 50) with customProvider, enabledForOrganization, capabilities, limits',
     requires: ['Query.catalogEntries'],
     targets: { ours: oursCatalogPlan(false), postgraphile: pglCatalogPlan(false), handwritten: handwrittenCatalogPlan(false) },
+  },
+  {
+    id: 'Q1v',
+    title: 'Q1 with a different page size, cursor and filter (provider, capabilities) in every request',
+    requires: ['Query.catalogEntries'],
+    targets: {
+      ours: variedPlan({
+        document: OURS_CATALOG_VARIED,
+        root: 'catalogEntries',
+        filter: (f) => (f.provider || f.capabilities ? { provider: f.provider ?? null, capabilities: f.capabilities ?? null } : null),
+        digest: (answer) => oursCatalogDigest(answer),
+      }),
+      postgraphile: variedPlan({
+        document: PGL_CATALOG_VARIED,
+        root: 'allAgentCatalogs',
+        filter: (f) =>
+          f.provider || f.capabilities
+            ? {
+                ...(f.provider ? { modelProvider: { equalTo: f.provider } } : {}),
+                ...(f.capabilities ? { capabilities: { contains: f.capabilities } } : {}),
+              }
+            : null,
+        digest: pglCatalogDigest,
+      }),
+      handwritten: variedPlan({
+        document: HANDWRITTEN_CATALOG_PAGE.replace('Q1', 'Q1v'),
+        root: 'catalogEntries',
+        filter: (f) => (f.provider || f.capabilities ? { provider: f.provider ?? null, capabilities: f.capabilities ?? null } : null),
+        digest: (answer) => oursCatalogDigest(answer),
+      }),
+    },
   },
   {
     id: 'Q2a',
