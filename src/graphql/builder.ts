@@ -10,6 +10,10 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import { hasScope, type Scope } from '../security/auth.ts';
 import type { Context } from './context.ts';
 import { AppError, badInput, forbidden } from './errors.ts';
+import { bounded } from './input-bounds.ts';
+
+/** Most global IDs one `nodes` call looks up. */
+export const MAX_NODE_IDS = 100;
 
 /**
  * What a root field demands of the caller: every listed scope, and whether
@@ -72,7 +76,7 @@ export const builder = new SchemaBuilder<{
     encodeGlobalID: (typename: string, id: string | number | bigint) => encodeGlobalId(typename, String(id)),
     // Not cached: a node may be an audit event, and audit rows make no change events.
     nodeQueryOptions: { ...access([], { workspaceTokens: false }), ...NOT_CACHED },
-    nodesQueryOptions: { ...access([], { workspaceTokens: false }), ...NOT_CACHED },
+    nodesQueryOptions: { ...access([], { workspaceTokens: false }), ...NOT_CACHED, args: { ids: bounded({ maxItems: MAX_NODE_IDS }) } },
   },
 });
 

@@ -23,8 +23,8 @@ export class AppError extends GraphQLError {
 
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 
-export const badInput = (argument: string, message: string) =>
-  new AppError('BAD_USER_INPUT', `${argument}: ${message}`, { argument });
+export const badInput = (argument: string, message: string, extensions: Record<string, unknown> = {}) =>
+  new AppError('BAD_USER_INPUT', `${argument}: ${message}`, { argument, ...extensions });
 
 export const conflict = (message: string) => new AppError('CONFLICT', message);
 

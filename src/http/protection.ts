@@ -1,4 +1,4 @@
-import { GraphQLError, getNamedType, isListType, getNullableType, visit, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { GraphQLError, getNamedType, isListType, getNullableType, type DocumentNode, type ExecutionResult, type GraphQLField, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
@@ -9,22 +9,36 @@ import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexit
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.ts';
 import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.ts';
+import { checkOperationInput, walkInput } from '../graphql/input-bounds.ts';
+
+/** Items of the list arguments of a field, lists inside input objects included. */
+function listItems(field: GraphQLField<unknown, unknown>, args: Record<string, unknown>): number {
+  let items = 0;
+  for (const arg of field.args) {
+    walkInput(args[arg.name], arg.type, undefined, arg.name, (value, type) => {
+      if (isListType(getNullableType(type)) && Array.isArray(value)) items += value.length;
+      return undefined;
+    });
+  }
+  return items;
+}
 
 /**
- * Connections cost their page size times the cost of one edge; lists of IDs cost
- * their length times one element; every other field costs 1 plus its children.
- * So nested connections multiply, which is what makes a query expensive.
+ * A field costs what its list arguments cause (n ids are n lookups or n writes; at
+ * least 1) plus its children: connections multiply the cost of one edge by their page
+ * size, and a list answered from a list argument (`nodes(ids)`) by its length. So nested
+ * lists multiply, which is what makes a query expensive.
  */
-const connectionAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
-  const named = getNamedType(field.type);
-  if (named.name.endsWith('Connection')) {
+const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+  const items = listItems(field, args);
+  const own = Math.max(1, items);
+  const child = Math.max(1, childComplexity);
+  if (getNamedType(field.type).name.endsWith('Connection')) {
     const size = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE) || DEFAULT_PAGE_SIZE;
-    return 1 + Math.max(1, size) * Math.max(1, childComplexity);
+    return own + Math.max(1, size) * child;
   }
-  if (isListType(getNullableType(field.type)) && Array.isArray(args.ids)) {
-    return 1 + Math.max(1, args.ids.length) * Math.max(1, childComplexity);
-  }
-  return 1 + childComplexity;
+  if (isListType(getNullableType(field.type)) && items > 0) return own + items * child;
+  return own + childComplexity;
 };
 
 const MAX_COST_CACHE_KEY_LENGTH = 2048;
@@ -41,7 +55,7 @@ function useCostLimit(schema: GraphQLSchema, maximum: number): Plugin {
     const key = `${operationName ?? ''}\u0000${JSON.stringify(variables)}`;
     let cost = costs.get(key);
     if (cost === undefined) {
-      cost = getComplexity({ schema, query: document, variables, operationName, estimators: [connectionAwareEstimator] });
+      cost = getComplexity({ schema, query: document, variables, operationName, estimators: [listAwareEstimator] });
       if (key.length <= MAX_COST_CACHE_KEY_LENGTH) costs.set(key, cost);
     }
     return cost;
@@ -84,53 +98,32 @@ export function queryProtections(config: Config, schema: GraphQLSchema): Plugin[
     maxDirectivesPlugin({ n: config.MAX_QUERY_DIRECTIVES, ...rejectAs }) as Plugin,
     // Token counting happens while parsing, where there is no validation context to report to.
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS, exposeLimits: true, propagateOnRejection: true }) as Plugin,
+    // Bounds first: the cost is computed from the (bounded) variables.
+    useInputBounds(schema, config),
     useCostLimit(schema, config.MAX_QUERY_COST),
   ];
   if (config.NODE_ENV === 'production') plugins.push(blockFieldSuggestionsPlugin() as Plugin);
   return plugins;
 }
 
-// NUL cannot be stored by PostgreSQL and lone surrogates are not valid UTF-8.
-const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function findUnstorable(value: unknown, path: string, depth = 0): string | null {
-  if (depth > 32) return null;
-  if (typeof value === 'string') return UNSTORABLE_TEXT.test(value) ? path : null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findUnstorable(value[i], `${path}[${i}]`, depth + 1);
-      if (found) return found;
-    }
-  } else if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      const found = findUnstorable(key, path, depth + 1) ?? findUnstorable(inner, `${path}.${key}`, depth + 1);
-      if (found) return found;
-    }
-  }
-  return null;
-}
-
-/** Text no column can hold is refused up front, wherever it appears in the input. */
-export function useStorableText(): Plugin {
-  return {
-    onExecute({ args, setResultAndStopExecution }) {
-      let found = findUnstorable(args.variableValues ?? {}, '$variables');
-      if (!found) {
-        visit(args.document, {
-          StringValue(node) {
-            if (!found && UNSTORABLE_TEXT.test(node.value)) found = 'a string literal';
-          },
-        });
-      }
-      if (found) {
-        setResultAndStopExecution({
-          errors: [
-            new GraphQLError(`${found}: text must not contain NUL characters or unpaired surrogates`, {
-              extensions: { code: 'BAD_USER_INPUT', argument: found },
-            }),
-          ],
-        });
-      }
-    },
+/**
+ * Every input within its bounds before execution (lists, strings, JSON documents, the
+ * variables as a whole; see checkOperationInput): BAD_USER_INPUT naming the argument
+ * and the limit otherwise.
+ */
+function useInputBounds(schema: GraphQLSchema, config: Config): Plugin {
+  const limits = {
+    maxStringLength: config.MAX_STRING_LENGTH,
+    maxJsonDepth: config.MAX_JSON_DEPTH,
+    maxJsonBytes: config.MAX_JSON_BYTES,
+    maxVariablesBytes: config.MAX_VARIABLES_BYTES,
   };
+  const check = ({ args, setResultAndStopExecution }: {
+    args: { document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null };
+    setResultAndStopExecution: (result: ExecutionResult) => void;
+  }) => {
+    const refused = checkOperationInput(schema, args.document, args.operationName, args.variableValues, limits);
+    if (refused) setResultAndStopExecution({ errors: [refused] });
+  };
+  return { onExecute: check, onSubscribe: check };
 }

@@ -8,7 +8,7 @@ import { schema } from '../schema.ts';
 import { bearerToken, type Principal } from '../security/auth.ts';
 import { RequestDb, type Context } from '../graphql/context.ts';
 import { useErrorCodes } from './error-masking.ts';
-import { queryProtections, useStorableText } from './protection.ts';
+import { queryProtections } from './protection.ts';
 import { unauthenticated } from '../graphql/errors.ts';
 import { useResponseCache } from './response-cache.ts';
 import type { Services } from '../services.ts';
@@ -160,7 +160,6 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       ...queryProtections(config, schema),
       ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
       useAnonymousIntrospectionOnly(),
-      useStorableText(),
       ...(config.RESPONSE_CACHE_MAX_BYTES > 0
         ? [useResponseCache({ schema, database, maxBytes: config.RESPONSE_CACHE_MAX_BYTES })]
         : []),

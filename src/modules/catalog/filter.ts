@@ -15,7 +15,6 @@ export interface CatalogEntryFilter {
   capabilities?: readonly string[] | null;
 }
 
-const MAX_CAPABILITIES = 20;
 const CAPABILITY_PATTERN = /^[a-z0-9_]{1,64}$/;
 
 /** Rows an organization may see: its own and the platform's. */
@@ -67,9 +66,6 @@ export function catalogFilterWhere(ctx: Context, filter: CatalogEntryFilter | nu
     and.push(filter.enabledForOrganization ? grant : { NOT: grant });
   }
   if (filter.capabilities != null) {
-    if (filter.capabilities.length > MAX_CAPABILITIES) {
-      throw badInput(`${argument}.capabilities`, `at most ${MAX_CAPABILITIES} capabilities`);
-    }
     for (const capability of filter.capabilities) {
       if (!CAPABILITY_PATTERN.test(capability)) {
         throw badInput(`${argument}.capabilities`, 'capability names are lowercase letters, digits and _');

@@ -8,6 +8,7 @@ import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { badInput } from '../../graphql/errors.ts';
 import { defineMutation } from '../../graphql/mutation.ts';
+import { bounded } from '../../graphql/input-bounds.ts';
 import { capabilityKey } from './metadata.ts';
 import { PROJECT_ROOT } from '../../paths.ts';
 
@@ -111,7 +112,6 @@ export async function seedPlatformCatalog(prisma: PrismaClient, file: string, lo
 // ---------------------------------------------------------------- upsertPlatformCatalog
 
 const MAX_ENTRIES = 1000;
-const MAX_METADATA_BYTES = 64 * 1024;
 
 const PlatformCatalogEntryInput = builder.inputType('PlatformCatalogEntryInput', {
   fields: (t) => ({
@@ -121,7 +121,7 @@ const PlatformCatalogEntryInput = builder.inputType('PlatformCatalogEntryInput',
   }),
 });
 const UpsertPlatformCatalogInput = builder.inputType('UpsertPlatformCatalogInput', {
-  fields: (t) => ({ entries: t.field({ type: [PlatformCatalogEntryInput], required: true }) }),
+  fields: (t) => ({ entries: t.field({ type: [PlatformCatalogEntryInput], required: true, ...bounded({ maxItems: MAX_ENTRIES }) }) }),
 });
 const UpsertPlatformCatalogPayload = builder
   .objectRef<{ insertedCount: number; updatedCount: number }>('UpsertPlatformCatalogPayload')
@@ -132,7 +132,6 @@ const UpsertPlatformCatalogPayload = builder
 function validateEntries(
   input: { modelProvider: string; modelName: string; metadata?: Record<string, unknown> | null }[],
 ): PlatformEntry[] {
-  if (input.length > MAX_ENTRIES) throw badInput('input.entries', `at most ${MAX_ENTRIES} entries per call`);
   const seen = new Set<string>();
   return input.map((entry, index) => {
     const at = `input.entries[${index}]`;
@@ -141,7 +140,6 @@ function validateEntries(
     if (modelProvider.length < 1 || modelProvider.length > 120) throw badInput(`${at}.modelProvider`, 'must be 1 to 120 characters');
     if (modelName.length < 1 || modelName.length > 500) throw badInput(`${at}.modelName`, 'must be 1 to 500 characters');
     const metadata = entry.metadata ?? {};
-    if (JSON.stringify(metadata).length > MAX_METADATA_BYTES) throw badInput(`${at}.metadata`, `must be at most ${MAX_METADATA_BYTES} bytes`);
     const key = `${modelProvider}\u0000${modelName}`;
     if (seen.has(key)) throw badInput(`${at}`, `duplicate entry ${modelProvider}/${modelName}`);
     seen.add(key);

@@ -4,6 +4,7 @@ import type { AgentCatalog } from '../../generated/prisma/client.ts';
 import { CustomProviderRef } from '../providers/types.ts';
 import { customProviderLoader } from '../providers/loaders.ts';
 import { asMetadata } from './metadata.ts';
+import { bounded } from '../../graphql/input-bounds.ts';
 import type { CatalogOrigin } from './filter.ts';
 
 export const CatalogOriginEnum = builder.enumType('CatalogOrigin', {
@@ -97,8 +98,8 @@ export const CatalogEntryFilterInput = builder.inputType('CatalogEntryFilter', {
     enabledForOrganization: t.boolean({
       description: 'Only entries that have (true) or lack (false) an organization-level grant.',
     }),
-    capabilities: t.stringList({
-      description: 'Only entries whose capabilities include all of these (names as in CatalogEntry.capabilities).',
-    }),
+    capabilities: t.stringList(
+      bounded({ maxItems: 20, maxLength: 64 }, 'Only entries whose capabilities include all of these (names as in CatalogEntry.capabilities).'),
+    ),
   }),
 });

@@ -5,6 +5,8 @@ import { CatalogEntryConnection, CatalogEntryRef } from '../catalog/schema.ts';
 import * as providers from './service.ts';
 import { connectionOf } from '../../graphql/connections.ts';
 import { CustomProviderRef } from './types.ts';
+import { bounded } from '../../graphql/input-bounds.ts';
+import { MAX_API_KEY_LENGTH, MAX_HEADER_NAME_LENGTH, MAX_HEADER_VALUE_LENGTH, MAX_HEADERS } from './validation.ts';
 
 export const CustomProviderConnection = connectionOf(CustomProviderRef, 'CustomProvider');
 
@@ -29,15 +31,22 @@ builder.queryField('customProviders', (t) =>
 );
 
 const HeaderInput = builder.inputType('HeaderInput', {
-  fields: (t) => ({ name: t.string({ required: true }), value: t.string({ required: true }) }),
+  fields: (t) => ({
+    name: t.string({ required: true, ...bounded({ maxLength: MAX_HEADER_NAME_LENGTH }) }),
+    value: t.string({ required: true, ...bounded({ maxLength: MAX_HEADER_VALUE_LENGTH }) }),
+  }),
 });
 
-const settingsFields = (t: PothosSchemaTypes.InputFieldBuilder<BuilderTypes, 'InputObject'>) => ({
+type InputFields = PothosSchemaTypes.InputFieldBuilder<BuilderTypes, 'InputObject'>;
+const apiKeyField = (t: InputFields) => t.string(bounded({ maxLength: MAX_API_KEY_LENGTH }));
+const customHeadersField = (t: InputFields) => t.field({ type: [HeaderInput], ...bounded({ maxItems: MAX_HEADERS }) });
+
+const settingsFields = (t: InputFields) => ({
   baseUrl: t.string(),
   passthrough: t.boolean(),
   apiKeyHeader: t.string(),
-  apiKey: t.string(),
-  customHeaders: t.field({ type: [HeaderInput] }),
+  apiKey: apiKeyField(t),
+  customHeaders: customHeadersField(t),
 });
 
 type ProviderPayload = { customProvider: AgentCustomProvider };
@@ -114,8 +123,8 @@ const ValidateCustomProviderInput = builder.inputType('ValidateCustomProviderInp
     id: t.id({ description: 'Validate a stored provider (with its stored secrets) ...' }),
     baseUrl: t.string({ description: '... or these unsaved settings.' }),
     apiKeyHeader: t.string(),
-    apiKey: t.string(),
-    customHeaders: t.field({ type: [HeaderInput] }),
+    apiKey: apiKeyField(t),
+    customHeaders: customHeadersField(t),
   }),
 });
 const ValidateCustomProviderPayload = builder

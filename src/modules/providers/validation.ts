@@ -5,6 +5,9 @@ import type { Header } from './secrets.ts';
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'keep-alive', 'proxy-authorization', 'trailer']);
 export const MAX_HEADERS = 32;
+export const MAX_HEADER_NAME_LENGTH = 120;
+export const MAX_HEADER_VALUE_LENGTH = 2048;
+export const MAX_API_KEY_LENGTH = 4096;
 
 export function validateBaseUrl(value: string, argument: string): string {
   const trimmed = value.trim();
@@ -26,15 +29,15 @@ export function validateBaseUrl(value: string, argument: string): string {
 }
 
 export function validateHeaderName(value: string, argument: string): string {
-  if (value.length < 1 || value.length > 120 || !TOKEN.test(value)) {
-    throw badInput(argument, 'must be a valid HTTP header name of at most 120 characters');
+  if (value.length < 1 || value.length > MAX_HEADER_NAME_LENGTH || !TOKEN.test(value)) {
+    throw badInput(argument, `must be a valid HTTP header name of at most ${MAX_HEADER_NAME_LENGTH} characters`);
   }
   if (FORBIDDEN_HEADERS.has(value.toLowerCase())) throw badInput(argument, `${value} cannot be set`);
   return value;
 }
 
 export function validateApiKey(value: string, argument: string): string {
-  if (value.length > 4096) throw badInput(argument, 'must be at most 4096 characters');
+  if (value.length > MAX_API_KEY_LENGTH) throw badInput(argument, `must be at most ${MAX_API_KEY_LENGTH} characters`);
   if (/[\r\n\0]/.test(value)) throw badInput(argument, 'must not contain line breaks or NUL');
   return value;
 }
@@ -51,7 +54,7 @@ export function validateCustomHeaders(headers: Header[], apiKeyHeader: string | 
     if (seen.has(lower)) throw badInput(`${at}.name`, `duplicate header ${name}`);
     if (lower === keyHeader) throw badInput(`${at}.name`, `${name} carries the API key; set apiKey instead`);
     seen.add(lower);
-    if (header.value.length > 2048) throw badInput(`${at}.value`, 'must be at most 2048 characters');
+    if (header.value.length > MAX_HEADER_VALUE_LENGTH) throw badInput(`${at}.value`, `must be at most ${MAX_HEADER_VALUE_LENGTH} characters`);
     if (/[\r\n\0]/.test(header.value)) throw badInput(`${at}.value`, 'must not contain line breaks or NUL');
     return { name, value: header.value };
   });
