@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema.ts';
 import { boundsOf, describeBounds } from '../../src/graphql/input-bounds.ts';
 import { encodeGlobalId } from '../../src/graphql/builder.ts';
-import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
+import { startTestApp, ok, type TestApp } from '../support/harness.ts';
 
 /** Every input position of a schema: arguments of every field and fields of every input type. */
 function inputPositions(target: GraphQLSchema): { coordinate: string; position: GraphQLArgument | GraphQLInputField }[] {

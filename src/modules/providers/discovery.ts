@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Agent, request } from 'undici';
 import type { Header } from './secrets.ts';
-import { checkAddress, guardedLookup, OutboundRefused } from './outbound-guard.ts';
+import { checkAddress, guardedConnector, guardedLookup, OutboundRefused, type Resolve } from './outbound-guard.ts';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 const MAX_NAME_LENGTH = 500;
@@ -50,17 +50,22 @@ export function parseModelList(body: unknown): DiscoveredModel[] | null {
 
 /**
  * GET {baseUrl}/models with the provider's headers: no redirects, a timeout, a body
- * cap, and the outbound guard applied to literal addresses and to every address DNS
- * returns. Never throws; failures come back as readable errors without secrets.
+ * cap, and the outbound guard applied to a literal address before connecting, to every
+ * address DNS returns, and to the address connected to. Never throws; failures come
+ * back as readable errors without secrets.
  */
 export async function discoverModels(
   target: DiscoveryTarget,
-  options: { timeoutMs: number; denyPrivateNetworks: boolean },
+  options: { timeoutMs: number; denyPrivateNetworks: boolean; resolve?: Resolve },
 ): Promise<DiscoveryResult> {
   const url = `${target.baseUrl.replace(/\/+$/, '')}/models`;
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   const dispatcher = new Agent({
-    connect: { lookup: guardedLookup(options.denyPrivateNetworks), timeout: options.timeoutMs },
+    connect: guardedConnector({
+      denyPrivate: options.denyPrivateNetworks,
+      timeoutMs: options.timeoutMs,
+      lookup: guardedLookup(options.denyPrivateNetworks, options.resolve),
+    }),
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,
   });

@@ -1,55 +1,134 @@
 import dns from 'node:dns';
-import net from 'node:net';
-
-/** Link-local and cloud metadata addresses: never reachable from discovery. */
-const ALWAYS_DENIED = new net.BlockList();
-ALWAYS_DENIED.addSubnet('169.254.0.0', 16, 'ipv4');
-ALWAYS_DENIED.addAddress('fd00:ec2::254', 'ipv6');
-ALWAYS_DENIED.addSubnet('fe80::', 10, 'ipv6');
-
-/** Private, loopback and unspecified ranges, refused when DISCOVERY_DENY_PRIVATE_NETWORKS is on. */
-const PRIVATE = new net.BlockList();
-PRIVATE.addSubnet('10.0.0.0', 8, 'ipv4');
-PRIVATE.addSubnet('172.16.0.0', 12, 'ipv4');
-PRIVATE.addSubnet('192.168.0.0', 16, 'ipv4');
-PRIVATE.addSubnet('127.0.0.0', 8, 'ipv4');
-PRIVATE.addSubnet('0.0.0.0', 8, 'ipv4');
-PRIVATE.addSubnet('100.64.0.0', 10, 'ipv4');
-PRIVATE.addAddress('::1', 'ipv6');
-PRIVATE.addAddress('::', 'ipv6');
-PRIVATE.addSubnet('fc00::', 7, 'ipv6');
+import type net from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { buildConnector } from 'undici';
 
 export class OutboundRefused extends Error {}
 
-/** IPv4-mapped IPv6 (::ffff:a.b.c.d) is checked as the IPv4 address it carries. */
-function normalize(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return { address: mapped[1]!, family: 'ipv4' };
-  return { address, family: net.isIPv6(address) ? 'ipv6' : 'ipv4' };
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+
+const prefix = (cidr: string) => ipaddr.IPv6.parseCIDR(cidr);
+const NAT64_WELL_KNOWN = prefix('64:ff9b::/96');
+const NAT64_LOCAL_USE = prefix('64:ff9b:1::/48');
+const SIX_TO_FOUR = prefix('2002::/16');
+const TEREDO = prefix('2001::/32');
+const IPV4_MAPPED = prefix('::ffff:0:0/96');
+const IPV4_TRANSLATED = prefix('::ffff:0:0:0/96');
+const IPV4_COMPATIBLE = prefix('::/96');
+/** AWS's instance metadata endpoint over IPv6 (the IPv4 one is link-local). */
+const AWS_METADATA = ipaddr.IPv6.parse('fd00:ec2::254');
+
+/**
+ * Where RFC 6052 puts the IPv4 address inside a NAT64 prefix of each allowed length
+ * (byte 8 is reserved). The local-use prefix may be subdivided by the operator, so every
+ * position inside it counts.
+ */
+const NAT64_POSITIONS = [
+  [6, 7, 9, 10], // /48
+  [7, 9, 10, 11], // /56
+  [9, 10, 11, 12], // /64
+  [12, 13, 14, 15], // /96
+];
+
+/**
+ * The IPv4 addresses an IPv6 address reaches or carries: IPv4-mapped, IPv4-translated
+ * and IPv4-compatible addresses, NAT64 (RFC 6052, well-known and local-use prefixes),
+ * 6to4 (RFC 3056) and Teredo (RFC 4380: its server and its obfuscated client address).
+ */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4[] {
+  const bytes = address.toByteArray();
+  const at = (offsets: number[], mask = 0) => new ipaddr.IPv4(offsets.map((offset) => bytes[offset]! ^ mask));
+  const last = [12, 13, 14, 15];
+  if (address.match(IPV4_MAPPED) || address.match(IPV4_TRANSLATED) || address.match(NAT64_WELL_KNOWN)) return [at(last)];
+  if (address.match(NAT64_LOCAL_USE)) return NAT64_POSITIONS.map((offsets) => at(offsets));
+  if (address.match(SIX_TO_FOUR)) return [at([2, 3, 4, 5])];
+  if (address.match(TEREDO)) return [at([4, 5, 6, 7]), at(last, 0xff)];
+  // ::a.b.c.d, except :: and ::1, which are themselves.
+  if (address.match(IPV4_COMPATIBLE) && !['unspecified', 'loopback'].includes(address.range())) return [at(last)];
+  return [];
 }
 
-export function checkAddress(address: string, denyPrivate: boolean): void {
-  const { address: ip, family } = normalize(address);
-  if (ALWAYS_DENIED.check(ip, family)) throw new OutboundRefused(`address ${ip} is link-local or a metadata endpoint`);
-  if (denyPrivate && PRIVATE.check(ip, family)) throw new OutboundRefused(`address ${ip} is private or loopback`);
+/** Why `address` may not be reached, or null when it may. */
+function refusal(address: Address, denyPrivate: boolean): string | null {
+  const range = address.range();
+  if (address.kind() === 'ipv6') {
+    const v6 = address as ipaddr.IPv6;
+    if (range === 'linkLocal' || range === 'unspecified' || v6.toNormalizedString() === AWS_METADATA.toNormalizedString()) {
+      return `address ${v6} is link-local, unspecified or a cloud metadata endpoint`;
+    }
+    const embedded = embeddedIPv4(v6);
+    for (const inner of embedded) {
+      const why = refusal(inner, denyPrivate);
+      if (why) return `address ${v6} reaches ${inner}: ${why}`;
+    }
+    if (denyPrivate && embedded.length === 0 && range !== 'unicast') return `address ${v6} is private, loopback or reserved`;
+    return null;
+  }
+  if (range === 'linkLocal' || range === 'unspecified') return `address ${address} is link-local, unspecified or a cloud metadata endpoint`;
+  if (denyPrivate && range !== 'unicast') return `address ${address} is private, loopback or reserved`;
+  return null;
 }
 
 /**
- * A `lookup` for outbound connections that refuses forbidden addresses after DNS
- * resolution, so a hostname pointing at a metadata endpoint is refused too.
+ * Refuses link-local, unspecified and metadata addresses, and with `denyPrivate`
+ * everything that is not global unicast; IPv6 forms that carry an IPv4 address are
+ * judged by that address too.
  */
-export function guardedLookup(denyPrivate: boolean): net.LookupFunction {
+export function checkAddress(address: string, denyPrivate: boolean): void {
+  let parsed: Address;
+  try {
+    parsed = ipaddr.parse(address);
+  } catch {
+    throw new OutboundRefused(`${address || 'the peer'} is not an IP address`);
+  }
+  const why = refusal(parsed, denyPrivate);
+  if (why) throw new OutboundRefused(why);
+}
+
+/** Resolves a host name to every address it has (the system resolver by default). */
+export type Resolve = (hostname: string, options: dns.LookupAllOptions) => Promise<dns.LookupAddress[]>;
+
+const systemResolve: Resolve = (hostname, options) => dns.promises.lookup(hostname, options);
+
+/**
+ * A `lookup` for outbound connections: every address the name resolves to is checked,
+ * so a name that points at a metadata endpoint, among others or alone, is refused.
+ */
+export function guardedLookup(denyPrivate: boolean, resolve: Resolve = systemResolve): net.LookupFunction {
   return (hostname, options, callback) => {
-    dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
-      if (error) return callback(error, '', 0);
-      const list = addresses as dns.LookupAddress[];
-      try {
-        for (const entry of list) checkAddress(entry.address, denyPrivate);
-      } catch (refused) {
-        return callback(refused as NodeJS.ErrnoException, '', 0);
-      }
-      if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
-      callback(null, list[0]!.address, list[0]!.family);
-    });
+    const answer = callback as unknown as (error: Error | null, address: string | dns.LookupAddress[], family?: number) => void;
+    resolve(hostname, { ...options, all: true }).then(
+      (addresses) => {
+        try {
+          if (addresses.length === 0) throw Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
+          for (const entry of addresses) checkAddress(entry.address, denyPrivate);
+        } catch (error) {
+          return answer(error as Error, '', 0);
+        }
+        if (options.all) return answer(null, addresses);
+        answer(null, addresses[0]!.address, addresses[0]!.family);
+      },
+      (error: Error) => answer(error, '', 0),
+    );
   };
+}
+
+/**
+ * An undici connector that resolves through `lookup` and then checks the address the
+ * socket actually connected to, so nothing between resolution and connection (DNS
+ * rebinding, a literal address) can reach a refused one.
+ */
+export function guardedConnector(options: { denyPrivate: boolean; timeoutMs: number; lookup: net.LookupFunction }): buildConnector.connector {
+  const connect = buildConnector({ timeout: options.timeoutMs, lookup: options.lookup } as buildConnector.BuildOptions);
+  return (target, callback) =>
+    connect(target, (error, socket) => {
+      if (error) return callback(error, null);
+      try {
+        checkAddress(socket!.remoteAddress ?? '', options.denyPrivate);
+      } catch (refused) {
+        socket!.destroy();
+        return callback(refused as Error, null);
+      }
+      callback(null, socket!);
+    });
 }
