@@ -75,8 +75,11 @@ function openPostgres(options: DatabaseOptions): Database {
     connectionString: options.databaseUrl,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    // TCP keep-alive notices a peer that vanished without closing the connection.
+    keepAlive: true,
   });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
+  // An idle client losing its connection must not crash the process: the pool drops
+  // it (as it drops a client whose connection failed while checked out, on release).
   pool.on('error', () => {});
   const prisma = createClient(new PrismaPg(pool), options.onQuery);
   return {
@@ -98,12 +101,10 @@ function openPostgres(options: DatabaseOptions): Database {
     },
     query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params as unknown[])).rows as T[],
     async ping() {
-      try {
-        await pool.query('SELECT 1');
-        return true;
-      } catch {
-        return false;
-      }
+      // A pooled connection may have died unnoticed (the pool drops it on failure):
+      // only a fresh one failing too means the database does not answer.
+      const answers = () => pool.query('SELECT 1').then(() => true, () => false);
+      return (await answers()) || answers();
     },
     listen: (channel, handlers) =>
       listenPostgres(options.listenUrl ?? options.databaseUrl!, options.connectTimeoutMs ?? 5_000, channel, handlers),

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
+import { ConnectionLost, isConnectionFailure, wasNeverSent, type LostOutcome } from './failures.ts';
 
 /**
  * Who a transaction acts for. Tenant work runs as `mcp_app` with the organization
@@ -38,10 +39,12 @@ export function setTransactionLimits(prisma: PrismaClient, limits: TransactionLi
   limitsByClient.set(prisma, limits);
 }
 
-/** The scope of the transaction being started, from scopedTransaction to the adapter. */
+/** The scope of the transaction being started, from scopedTransaction to the adapter, and what became of its connection. */
 interface TransactionScope {
   scope: DbScope;
   limits: TransactionLimits;
+  /** Set by the adapter when the transaction's connection failed. */
+  lost?: LostOutcome;
 }
 
 const startingTransaction = new AsyncLocalStorage<TransactionScope>();
@@ -65,13 +68,45 @@ function scopeQuery({ scope, limits }: TransactionScope): SqlQuery {
   };
 }
 
+/** Notes on `state` a connection failure of one of its statements; `commit` for COMMIT itself. */
+function noteFailure(state: TransactionScope, error: unknown, commit: boolean): void {
+  if (!isConnectionFailure(error)) return;
+  state.lost ??= commit && !wasNeverSent(error) ? 'unknown' : 'not-committed';
+}
+
+/**
+ * The driver's transaction, noting on `state` whether its connection fails and whether
+ * that happened while COMMIT was in flight (Prisma sends COMMIT as a statement, or calls
+ * `commit` for drivers that commit themselves).
+ */
+function watchConnection(transaction: Transaction, state: TransactionScope): Transaction {
+  const watch = <T>(run: () => Promise<T>, commit: boolean) =>
+    run().catch((error: unknown) => {
+      noteFailure(state, error, commit);
+      throw error;
+    });
+  return {
+    provider: transaction.provider,
+    adapterName: transaction.adapterName,
+    options: transaction.options,
+    queryRaw: (query) => watch(() => transaction.queryRaw(query), false),
+    executeRaw: (query) => watch(() => transaction.executeRaw(query), query.sql.trim().toUpperCase() === 'COMMIT'),
+    commit: () => watch(() => transaction.commit(), transaction.options.usePhantomQuery),
+    rollback: () => transaction.rollback(),
+    createSavepoint: transaction.createSavepoint && ((name) => transaction.createSavepoint!(name)),
+    rollbackToSavepoint: transaction.rollbackToSavepoint && ((name) => transaction.rollbackToSavepoint!(name)),
+    releaseSavepoint: transaction.releaseSavepoint && ((name) => transaction.releaseSavepoint!(name)),
+  };
+}
+
 /**
  * Wraps a driver adapter so that every transaction begins with its scope statement,
  * sent straight to the driver right after BEGIN rather than as a Prisma query of its
  * own (which cost more CPU than the page it scoped). The scope comes from the
  * scopedTransaction call that started the transaction (async context); a transaction
  * started any other way is refused, never run unscoped. `onScope` sees the statement,
- * as Prisma's query log would.
+ * as Prisma's query log would. Every transaction's connection is watched (see
+ * watchConnection).
  */
 export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?: (sql: string) => void): SqlDriverAdapterFactory {
   const scoping = (adapter: SqlDriverAdapter): SqlDriverAdapter => ({
@@ -85,7 +120,13 @@ export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?
     async startTransaction(isolationLevel) {
       const current = startingTransaction.getStore();
       if (!current) throw new Error('database transactions are started through scopedTransaction only');
-      const transaction = await adapter.startTransaction(isolationLevel);
+      let transaction: Transaction;
+      try {
+        transaction = watchConnection(await adapter.startTransaction(isolationLevel), current);
+      } catch (error) {
+        noteFailure(current, error, false);
+        throw error;
+      }
       try {
         onScope?.(SCOPE_SQL);
         await transaction.executeRaw(scopeQuery(current));
@@ -103,16 +144,26 @@ export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?
   };
 }
 
-/** Runs `fn` in one transaction under `scope` (its client must use scopingAdapterFactory). */
-export async function scopedTransaction<T>(
-  prisma: PrismaClient,
-  scope: DbScope,
-  fn: (tx: Tx) => Promise<T>,
-): Promise<T> {
-  const limits = limitsByClient.get(prisma) ?? DEFAULT_LIMITS;
-  return startingTransaction.run({ scope, limits }, () =>
-    prisma.$transaction(fn, { maxWait: limits.maxWaitMs, timeout: limits.transactionTimeoutMs }),
-  );
+async function runScoped<T>(prisma: PrismaClient, state: TransactionScope, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  try {
+    return await startingTransaction.run(state, () =>
+      prisma.$transaction(fn, { maxWait: state.limits.maxWaitMs, timeout: state.limits.transactionTimeoutMs }),
+    );
+  } catch (error) {
+    if (state.lost && !(error instanceof ConnectionLost)) throw new ConnectionLost(state.lost, error);
+    throw error;
+  }
+}
+
+const stateFor = (prisma: PrismaClient, scope: DbScope): TransactionScope => ({ scope, limits: limitsByClient.get(prisma) ?? DEFAULT_LIMITS });
+
+/**
+ * Runs `fn` in one transaction under `scope` (its client must use scopingAdapterFactory).
+ * A transaction whose connection failed rejects with ConnectionLost, saying whether
+ * COMMIT was in flight.
+ */
+export function scopedTransaction<T>(prisma: PrismaClient, scope: DbScope, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return runScoped(prisma, stateFor(prisma, scope), fn);
 }
 
 /** A transaction kept open until `end` is called, for several callers to share. */
@@ -121,6 +172,8 @@ export interface HeldTransaction {
   tx: Promise<Tx>;
   /** Commits (once); resolves when the connection is back in the pool, rejects if the commit failed. */
   end(): Promise<void>;
+  /** Set once the transaction's connection failed (its statements then fail with the driver's errors). */
+  readonly lost: LostOutcome | undefined;
 }
 
 export function heldTransaction(prisma: PrismaClient, scope: DbScope): HeldTransaction {
@@ -128,7 +181,8 @@ export function heldTransaction(prisma: PrismaClient, scope: DbScope): HeldTrans
   let release!: () => void;
   const tx = new Promise<Tx>((resolve) => (opened = resolve));
   const released = new Promise<void>((resolve) => (release = resolve));
-  const finished = scopedTransaction(prisma, scope, async (held) => {
+  const state = stateFor(prisma, scope);
+  const finished = runScoped(prisma, state, async (held) => {
     opened(held);
     await released;
   });
@@ -138,6 +192,9 @@ export function heldTransaction(prisma: PrismaClient, scope: DbScope): HeldTrans
     end: () => {
       release();
       return finished.then(() => undefined);
+    },
+    get lost() {
+      return state.lost;
     },
   };
 }

@@ -4,17 +4,21 @@ import type { Logger } from '../observability/logger.ts';
 import type { Principal } from '../security/auth.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { heldTransaction, scopedClient, scopedTransaction, type DbScope, type HeldTransaction, type Tx } from '../db/scope.ts';
+import { ConnectionLost, retryOnceIfLost } from '../db/failures.ts';
 import { forbidden } from './errors.ts';
 import type { Services } from '../services.ts';
 
 /**
  * Database access for one request. Every query runs under the caller's tenant scope;
  * the platform path is separate and only reachable from platform-admin operations.
+ * Reads (`transaction`) and writes (`write`) differ in what a lost connection does:
+ * a read is run again on a fresh connection, a write fails with ConnectionLost.
  */
 export class RequestDb {
   #client?: PrismaClient;
   #sharing = false;
   #shared?: HeldTransaction;
+  #connectionLost = false;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -38,12 +42,34 @@ export class RequestDb {
   }
 
   /**
-   * One tenant transaction. While reads are shared (a query operation), every call
-   * runs in the request's one transaction instead, opened on first use: one BEGIN,
-   * one scope statement and one COMMIT per request rather than per database call.
+   * One tenant transaction that only reads (or does nothing a second run could
+   * change): lost before its COMMIT was sent, it runs once more on a fresh connection.
+   * While reads are shared (a query operation), every call runs in the request's one
+   * transaction instead, opened on first use: one BEGIN, one scope statement and one
+   * COMMIT per request rather than per database call.
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (!this.#sharing) return retryOnceIfLost(() => scopedTransaction(this.prisma, this.scope, fn));
+    return this.#inShared(fn);
+  }
+
+  /** One tenant transaction that writes; a lost connection fails it with ConnectionLost. Shared like `transaction`. */
+  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     if (!this.#sharing) return scopedTransaction(this.prisma, this.scope, fn);
+    return this.#inShared(fn);
+  }
+
+  /** True once a transaction of this request lost its connection while reads were shared. */
+  get connectionLost(): boolean {
+    return this.#connectionLost;
+  }
+
+  /** A RequestDb for the same caller, with nothing shared yet: for running an operation again. */
+  renewed(): RequestDb {
+    return new RequestDb(this.prisma, this.principal);
+  }
+
+  #inShared<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const shared = (this.#shared ??= heldTransaction(this.prisma, this.scope));
     return shared.tx.then(fn).catch((error: unknown) => {
       // A refusal (NOT_FOUND, FORBIDDEN, …) leaves the transaction usable. A failed
@@ -53,7 +79,10 @@ export class RequestDb {
         this.#shared = undefined;
         shared.end().catch(() => {});
       }
-      throw error;
+      const lost = error instanceof ConnectionLost ? error : shared.lost && new ConnectionLost(shared.lost, error);
+      if (!lost) throw error;
+      this.#connectionLost = true;
+      throw lost;
     });
   }
 
@@ -71,10 +100,15 @@ export class RequestDb {
     this.#sharing = false;
     const shared = this.#shared;
     this.#shared = undefined;
-    await shared?.end();
+    try {
+      await shared?.end();
+    } catch (error) {
+      if (error instanceof ConnectionLost) this.#connectionLost = true;
+      throw error;
+    }
   }
 
-  /** One platform transaction (platform catalog, organizations). */
+  /** One platform transaction (platform catalog, organizations); it writes, so it is never run twice. */
   platformTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return scopedTransaction(this.prisma, { kind: 'platform', actorSubject: this.principal.subject }, fn);
   }

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { ConnectionLost, isCancellation, isConnectionFailure } from '../db/failures.ts';
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
@@ -11,12 +12,15 @@ export type ErrorCode =
   | 'CURSOR_EXPIRED'
   | 'INTERNAL_SERVER_ERROR';
 
-/** An expected failure: its message and extensions are safe to show to the caller. */
+/**
+ * An expected failure: its message and extensions are safe to show to the caller;
+ * `cause`, what it answers for, is only logged.
+ */
 export class AppError extends GraphQLError {
   readonly code: ErrorCode;
 
-  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
-    super(message, { extensions: { code, ...extensions } });
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, { extensions: { code, ...extensions }, originalError: cause instanceof Error ? cause : undefined });
     this.code = code;
   }
 }
@@ -52,4 +56,37 @@ export function isUniqueViolation(error: unknown): boolean {
 /** Prisma's code for a foreign-key violation (the referenced row is gone). */
 export function isForeignKeyViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2003';
+}
+
+const RETRY_SOON = { status: 503, headers: { 'Retry-After': '1' } };
+
+/**
+ * The answer to a failure of the database rather than of the request (see
+ * db/failures.ts), or undefined for any other error. For a write, `repeatable` says
+ * whether repeating it after an unknown outcome is safe: it would then answer CONFLICT
+ * or NOT_FOUND, or set the same state again.
+ */
+export function databaseFailure(error: unknown, write?: { repeatable: boolean }): AppError | undefined {
+  if (write && error instanceof ConnectionLost && error.outcome === 'unknown') {
+    const { repeatable } = write;
+    return new AppError(
+      'INTERNAL_SERVER_ERROR',
+      'The database connection was lost while the change was being committed: it may or may not have been applied. ' +
+        (repeatable ? 'Repeating the request is safe.' : 'Check whether it was applied before repeating it.'),
+      { outcome: 'unknown', retryable: repeatable, http: repeatable ? RETRY_SOON : { status: 503 } },
+      error,
+    );
+  }
+  if (error instanceof ConnectionLost || isConnectionFailure(error)) {
+    return new AppError(
+      'INTERNAL_SERVER_ERROR',
+      `The database is unavailable; ${write ? 'nothing was changed. Retry' : 'retry'} shortly.`,
+      { retryable: true, http: RETRY_SOON },
+      error,
+    );
+  }
+  if (isCancellation(error)) {
+    return new AppError('INTERNAL_SERVER_ERROR', 'The operation took too long and was cancelled; retry shortly.', { retryable: true }, error);
+  }
+  return undefined;
 }

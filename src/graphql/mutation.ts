@@ -2,12 +2,17 @@ import type { InputObjectRef, ObjectRef } from '@pothos/core';
 import { builder, type access, type BuilderTypes } from './builder.ts';
 import type { Context } from './context.ts';
 import { AuditedOperation, type AuditSpec } from '../modules/audit/record.ts';
+import { databaseFailure } from './errors.ts';
 
 /**
  * Declares a mutation `name(input: <Name>Input!): <Name>Payload!` with its access rule
  * and audit trail. The resolver makes its change through `op.commit`, which records
  * SUCCESS in the same transaction; any failure after authentication, refusals of
- * access included, is recorded as FAILURE with its error code.
+ * access included, is recorded as FAILURE with its error code. A lost database
+ * connection answers a retryable error, or one saying the outcome is unknown when it
+ * was lost while committing; `repeatable` declares that repeating a call that did
+ * commit is harmless (it answers CONFLICT or NOT_FOUND, or sets the same state), so
+ * clients may then retry it blindly.
  */
 export function defineMutation<Input extends object, Payload extends object>(
   name: string,
@@ -15,6 +20,7 @@ export function defineMutation<Input extends object, Payload extends object>(
     description?: string;
     access: ReturnType<typeof access>;
     audit: AuditSpec;
+    repeatable: boolean;
     input: InputObjectRef<BuilderTypes, Input>;
     payload: ObjectRef<BuilderTypes, Payload>;
     resolve: (input: Input, ctx: Context, op: AuditedOperation) => Promise<Payload>;
@@ -39,7 +45,7 @@ export function defineMutation<Input extends object, Payload extends object>(
           return payload;
         } catch (error) {
           await op.fail(error);
-          throw error;
+          throw databaseFailure(error, { repeatable: options.repeatable }) ?? error;
         }
       }) as never,
     }),

@@ -1,13 +1,15 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../graphql/context.ts';
-import { AppError, isUniqueViolation } from '../graphql/errors.ts';
+import { AppError, databaseFailure, isUniqueViolation } from '../graphql/errors.ts';
 
 /**
  * Gives every error of an execution a contract code:
  * - our AppErrors keep theirs;
  * - request-level errors of graphql-js (variables or arguments that do not coerce)
  *   become BAD_USER_INPUT;
+ * - failures of the database (unreachable, lost connection, timeouts) say so and are
+ *   retryable (databaseFailure);
  * - anything else is unexpected: logged with the request id and replaced by a bare
  *   INTERNAL_SERVER_ERROR that reveals nothing.
  */
@@ -76,11 +78,15 @@ export function maskedFailure(error: unknown, ctx: Context): GraphQLError {
 
 function withCode(error: GraphQLError, ctx: Context): GraphQLError {
   const original = error.originalError;
-  if (original instanceof AppError) {
-    return new GraphQLError(original.message, {
+  const answer = original instanceof AppError ? original : original && databaseFailure(original);
+  if (answer) {
+    // Failures of ours (the database) are logged with what caused them, and carry the request id.
+    const ours = answer.code === 'INTERNAL_SERVER_ERROR';
+    if (ours) ctx.logger.error({ err: answer.originalError ?? original, path: error.path, requestId: ctx.requestId }, answer.message);
+    return new GraphQLError(answer.message, {
       nodes: error.nodes,
       path: error.path,
-      extensions: original.extensions,
+      extensions: ours ? { ...answer.extensions, requestId: ctx.requestId } : answer.extensions,
     });
   }
   if (typeof error.extensions?.code === 'string' && !original) return error;
@@ -98,44 +104,10 @@ function withCode(error: GraphQLError, ctx: Context): GraphQLError {
       extensions: { code: 'CONFLICT' },
     });
   }
-  const infrastructure = infrastructureFailure(original);
-  ctx.logger.error({ err: original ?? error, path: error.path, requestId: ctx.requestId }, infrastructure ?? 'unexpected error');
-  if (infrastructure) {
-    return new GraphQLError(infrastructure, {
-      nodes: error.nodes,
-      path: error.path,
-      extensions: { code: 'INTERNAL_SERVER_ERROR', retryable: true, requestId: ctx.requestId },
-    });
-  }
+  ctx.logger.error({ err: original ?? error, path: error.path, requestId: ctx.requestId }, 'unexpected error');
   return new GraphQLError('Unexpected error', {
     nodes: error.nodes,
     path: error.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: ctx.requestId },
   });
-}
-
-// PostgreSQL SQLSTATEs and Prisma/Node codes that mean "the database is not there".
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND',
-  'P1001', 'P1002', 'P1017', 'P2024', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006',
-]);
-const CANCELLED_CODES = new Set(['57014', 'P2028']);
-
-/**
- * A short, safe explanation when a failure comes from the database being
- * unreachable or too slow, so callers know to retry; undefined otherwise.
- */
-function infrastructureFailure(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 6; depth++) {
-    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
-    const text = typeof message === 'string' ? message : '';
-    if ((typeof code === 'string' && UNAVAILABLE_CODES.has(code)) || /ECONNREFUSED|Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(text)) {
-      return 'The database is unavailable; retry shortly.';
-    }
-    if ((typeof code === 'string' && CANCELLED_CODES.has(code)) || /statement timeout|canceling statement|Transaction already closed|expired transaction/i.test(text)) {
-      return 'The operation took too long and was cancelled; retry shortly.';
-    }
-    current = cause ?? (current as { originalError?: unknown }).originalError;
-  }
-  return undefined;
 }

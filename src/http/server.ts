@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionResult } from 'graphql';
+import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
@@ -11,6 +11,7 @@ import { useErrorCodes } from './error-masking.ts';
 import { queryProtections } from './protection.ts';
 import { unauthenticated } from '../graphql/errors.ts';
 import { useResponseCache } from './response-cache.ts';
+import { ConnectionLost } from '../db/failures.ts';
 import type { Services } from '../services.ts';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -107,28 +108,47 @@ function useDeadline(timeoutMs: number): Plugin {
 }
 
 /**
- * A query's database work shares one transaction, committed when execution ends (the
- * only writes there are audit records of credential reads). Mutations keep one
- * transaction per operation, so a failed write rolls back alone and its audit record
- * still lands.
+ * Runs a query operation with its database work in one shared transaction, committed
+ * when execution ends. A commit that lost its connection is answered as an error.
+ */
+async function executeSharingReads<R>(executeFn: (args: ExecutionArgs) => Promise<R> | R, args: ExecutionArgs): Promise<R | ExecutionResult> {
+  const db = (args.contextValue as Context).db;
+  db.shareReads();
+  let result: R;
+  try {
+    result = await executeFn(args);
+  } catch (error) {
+    await db.endSharedReads().catch(() => {});
+    throw error;
+  }
+  // A failed commit fails the operation (see RequestDb.endSharedReads).
+  try {
+    await db.endSharedReads();
+  } catch (error) {
+    if (!(error instanceof ConnectionLost)) throw error;
+    return { errors: [new GraphQLError(error.message, { originalError: error })] };
+  }
+  return result;
+}
+
+/**
+ * A query's database work shares one transaction (the only writes there are audit
+ * records of credential reads). When that transaction lost its connection, the
+ * operation runs once more, from scratch, on a fresh connection and with fresh
+ * loaders, and only that answer goes out. Mutations keep one transaction per
+ * operation, so a failed write rolls back alone and its audit record still lands.
  */
 function useSharedReads(): Plugin<Context> {
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
-      const db = (args.contextValue as Context).db;
       setExecuteFn(async (executeArgs) => {
-        db.shareReads();
-        let result: Awaited<ReturnType<typeof executeFn>>;
-        try {
-          result = await executeFn(executeArgs);
-        } catch (error) {
-          await db.endSharedReads().catch(() => {});
-          throw error;
-        }
-        // A failed commit fails the operation (see RequestDb.endSharedReads).
-        await db.endSharedReads();
-        return result;
+        const ctx = executeArgs.contextValue as Context;
+        const result = await executeSharingReads(executeFn, executeArgs);
+        if (!ctx.db.connectionLost) return result;
+        ctx.logger.warn({ requestId: ctx.requestId }, 'database connection lost during a query: running it again on a fresh connection');
+        const retry: Context = { ...ctx, db: ctx.db.renewed(), loaders: new Map() };
+        return executeSharingReads(executeFn, { ...executeArgs, contextValue: retry });
       });
     },
   };

@@ -1,5 +1,4 @@
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -7,41 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes } from '../support/harness.ts';
 import { startCommand } from '../../scripts/start-command.ts';
-
-/** A TCP proxy in front of PostgreSQL that the test can cut and restore. */
-async function databaseProxy(target: URL) {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    sockets.add(client).add(upstream);
-    client.pipe(upstream).pipe(client);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    async cut() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        sockets.clear();
-      });
-    },
-    async restore() {
-      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    },
-    close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
-}
+import { databaseProxy } from '../support/database-proxy.ts';
 
 describe('database faults', () => {
   it.skipIf(!process.env.DATABASE_URL)(
@@ -52,9 +17,7 @@ describe('database faults', () => {
       const url = new URL(direct.config.DATABASE_URL!);
       await direct.services.database.close();
       const proxy = await databaseProxy(url);
-      const proxied = new URL(url);
-      proxied.host = `127.0.0.1:${proxy.port}`;
-      const t = await startTestApp({ DATABASE_URL: proxied.toString(), DB_CONNECT_TIMEOUT_MS: '1000' });
+      const t = await startTestApp({ DATABASE_URL: proxy.url, DB_CONNECT_TIMEOUT_MS: '1000' });
       try {
         const org = await t.organization();
         ok(await t.request('{ workspaces { totalCount } }', {}, { token: org.token }));
@@ -67,6 +30,8 @@ describe('database faults', () => {
         expect(Date.now() - started).toBeLessThan(10_000);
         expect(codes(failed)).toEqual(['INTERNAL_SERVER_ERROR']);
         expect(failed.errors?.[0]?.message).toMatch(/database is unavailable/);
+        expect(failed.errors?.[0]?.extensions).toMatchObject({ retryable: true });
+        expect(failed.status).toBe(503);
         expect(JSON.stringify(failed)).not.toMatch(/ECONNREFUSED|stack|prisma/i);
 
         await proxy.restore();

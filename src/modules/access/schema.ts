@@ -71,6 +71,7 @@ const EnableModelPayload = builder.objectRef<{ modelAccess: AgentModelAccess }>(
 defineMutation('enableModel', {
   access: access(['agent:create']),
   audit: { resourceType: 'agent_model_access', action: 'create' },
+  repeatable: true,
   input: EnableModelInput,
   payload: EnableModelPayload,
   resolve: async (input, ctx, op) => {
@@ -87,6 +88,7 @@ const DisableModelPayload = deletePayload('DisableModelPayload');
 defineMutation('disableModel', {
   access: access(['agent:delete']),
   audit: { resourceType: 'agent_model_access', action: 'delete' },
+  repeatable: true,
   input: DisableModelInput,
   payload: DisableModelPayload,
   resolve: async (input, ctx, op) => {

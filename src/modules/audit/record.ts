@@ -1,6 +1,7 @@
 import type { Tx } from '../../db/scope.ts';
 import type { Context } from '../../graphql/context.ts';
 import { errorCodeOf } from '../../graphql/errors.ts';
+import { ConnectionLost } from '../../db/failures.ts';
 
 export type ResourceType =
   | 'agent_catalog'
@@ -50,7 +51,7 @@ export class AuditedOperation {
       await this.#insert(tx, 'SUCCESS', null);
       return result;
     };
-    return (this.spec.platform ? this.ctx.db.platformTransaction(run) : this.ctx.db.transaction(run)).then(
+    return (this.spec.platform ? this.ctx.db.platformTransaction(run) : this.ctx.db.write(run)).then(
       (result) => {
         this.#recorded = true;
         return result;
@@ -58,10 +59,17 @@ export class AuditedOperation {
     );
   }
 
-  /** Records the FAILURE; a failure to record is logged, never hides the original error. */
+  /**
+   * Records the FAILURE; a failure to record is logged, never hides the original error.
+   * Not after a commit whose outcome is unknown: its SUCCESS may have been recorded.
+   */
   async fail(error: unknown): Promise<void> {
     if (this.#recorded) return;
     this.#recorded = true;
+    if (error instanceof ConnectionLost && error.outcome === 'unknown') {
+      this.ctx.logger.warn({ requestId: this.ctx.requestId, ...this.spec }, 'outcome of the operation unknown: no audit FAILURE recorded');
+      return;
+    }
     const code = errorCodeOf(error);
     try {
       const write = (tx: Tx) => this.#insert(tx, 'FAILURE', code);
@@ -69,7 +77,7 @@ export class AuditedOperation {
         if (!this.ctx.principal.organizationId) this.organizationId = null;
         await this.ctx.db.platformTransaction(write);
       } else {
-        await this.ctx.db.transaction(write);
+        await this.ctx.db.write(write);
       }
     } catch (auditError) {
       this.ctx.logger.error({ err: auditError, requestId: this.ctx.requestId }, 'could not record audit failure');

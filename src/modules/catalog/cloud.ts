@@ -251,6 +251,7 @@ const CreateCatalogEntryPayload = builder
 defineMutation('createCatalogEntry', {
   access: access(['agent:create']),
   audit: { resourceType: 'agent_catalog', action: 'create' },
+  repeatable: true,
   input: CreateCatalogEntryInput,
   payload: CreateCatalogEntryPayload,
   resolve: (input, ctx, op) => createEntry(ctx, op, input as never),
@@ -272,6 +273,7 @@ const UpdateCatalogEntryPayload = builder.objectRef<{ catalogEntry: AgentCatalog
 defineMutation('updateCatalogEntry', {
   access: access(['agent:update']),
   audit: { resourceType: 'agent_catalog', action: 'update' },
+  repeatable: true,
   input: UpdateCatalogEntryInput,
   payload: UpdateCatalogEntryPayload,
   resolve: async (input, ctx, op) => ({ catalogEntry: await updateEntry(ctx, op, input as never) }),
@@ -283,6 +285,7 @@ const DeleteCatalogEntryInput = builder.inputType('DeleteCatalogEntryInput', {
 defineMutation('deleteCatalogEntry', {
   access: access(['agent:delete']),
   audit: { resourceType: 'agent_catalog', action: 'delete' },
+  repeatable: true,
   input: DeleteCatalogEntryInput,
   payload: deletePayload('DeleteCatalogEntryPayload'),
   resolve: async (input, ctx, op) => ({ deletedId: await deleteEntry(ctx, op, input.id) }),

@@ -150,6 +150,7 @@ function validateEntries(
 defineMutation('upsertPlatformCatalog', {
   access: access(['platform:admin']),
   audit: { resourceType: 'agent_catalog', action: 'update', platform: true },
+  repeatable: true,
   input: UpsertPlatformCatalogInput,
   payload: UpsertPlatformCatalogPayload,
   resolve: async (input, _ctx, op) => {

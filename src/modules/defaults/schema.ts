@@ -48,6 +48,7 @@ const SetDefaultModelPayload = builder
 defineMutation('setDefaultModel', {
   access: access(['agent:update']),
   audit: { resourceType: 'agent_default_model', action: 'update' },
+  repeatable: true,
   input: SetDefaultModelInput,
   payload: SetDefaultModelPayload,
   resolve: async (input, ctx, op) => {

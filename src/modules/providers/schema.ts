@@ -61,6 +61,8 @@ const CreateCustomProviderInput = builder.inputType('CreateCustomProviderInput',
 defineMutation('createCustomProvider', {
   access: access(['agent:create']),
   audit: { resourceType: 'agent_custom_provider', action: 'create' },
+  // Providers have no unique name: a second create makes a second one.
+  repeatable: false,
   input: CreateCustomProviderInput,
   payload: providerPayload('CreateCustomProviderPayload'),
   resolve: async (input, ctx, op) => ({ customProvider: await providers.createProvider(ctx, op, input) }),
@@ -74,6 +76,7 @@ const UpdateCustomProviderInput = builder.inputType('UpdateCustomProviderInput',
 defineMutation('updateCustomProvider', {
   access: access(['agent:update']),
   audit: { resourceType: 'agent_custom_provider', action: 'update' },
+  repeatable: true,
   input: UpdateCustomProviderInput,
   payload: providerPayload('UpdateCustomProviderPayload'),
   resolve: async (input, ctx, op) => ({ customProvider: await providers.updateProvider(ctx, op, input) }),
@@ -93,6 +96,7 @@ const DeleteCustomProviderPayload = builder
 defineMutation('deleteCustomProvider', {
   access: access(['agent:delete']),
   audit: { resourceType: 'agent_custom_provider', action: 'delete' },
+  repeatable: true,
   input: DeleteCustomProviderInput,
   payload: DeleteCustomProviderPayload,
   resolve: (input, ctx, op) => providers.deleteProvider(ctx, op, input.id),
@@ -113,6 +117,7 @@ const RefreshCustomProviderPayload = builder
 defineMutation('refreshCustomProvider', {
   access: access(['agent:update']),
   audit: { resourceType: 'agent_custom_provider', action: 'refresh' },
+  repeatable: true,
   input: RefreshCustomProviderInput,
   payload: RefreshCustomProviderPayload,
   resolve: (input, ctx, op) => providers.refreshProvider(ctx, op, input.id),
@@ -140,6 +145,7 @@ const ValidateCustomProviderPayload = builder
 defineMutation('validateCustomProvider', {
   access: access(['agent:create']),
   audit: { resourceType: 'agent_custom_provider', action: 'validate' },
+  repeatable: true,
   input: ValidateCustomProviderInput,
   payload: ValidateCustomProviderPayload,
   resolve: (input, ctx, op) => providers.validateProvider(ctx, op, input),

@@ -6,6 +6,7 @@ import { paginate, type ConnectionArgs, type Ordering, newestFirst } from '../..
 import { requiredText } from '../../graphql/validation.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 import type { Tx } from '../../db/scope.ts';
+import { ConnectionLost } from '../../db/failures.ts';
 import { batchedCatalogConnection } from '../catalog/batched-page.ts';
 import { discoverModels, type DiscoveryResult, type DiscoveryTarget } from './discovery.ts';
 import { openProviderSecrets, sameSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
@@ -147,7 +148,7 @@ export async function refreshProvider(ctx: Context, op: AuditedOperation, global
   op.resourceId = id;
   const timeoutMs = ctx.services.config.DISCOVERY_REFRESH_TIMEOUT_MS;
   const staleBefore = new Date(Date.now() - timeoutMs - STALE_MARGIN_MS);
-  const provider = await ctx.db.transaction(async (tx) => {
+  const provider = await ctx.db.write(async (tx) => {
     const current = await ownProvider(tx, organizationId, id);
     if (!current.baseUrl) throw badInput('input.id', 'the provider has no baseUrl to discover models from');
     const claimed = await tx.agentCustomProvider.updateMany({
@@ -167,7 +168,7 @@ export async function refreshProvider(ctx: Context, op: AuditedOperation, global
     denyPrivateNetworks: ctx.services.config.DISCOVERY_DENY_PRIVATE_NETWORKS,
   });
   if (!result.ok) {
-    await ctx.db.transaction((tx) =>
+    await ctx.db.write((tx) =>
       tx.agentCustomProvider.update({ where: { id }, data: { discoveryStatus: 'FAILED', lastDiscoveryError: result.error } }),
     );
     throw new AppError('UPSTREAM_ERROR', `discovery failed: ${result.error}`, { httpStatus: result.httpStatus });
@@ -175,9 +176,14 @@ export async function refreshProvider(ctx: Context, op: AuditedOperation, global
   try {
     return await op.commit((tx) => applyDiscovery(tx, organizationId, id, result.models));
   } catch (error) {
-    await ctx.db.transaction((tx) =>
-      tx.agentCustomProvider.update({ where: { id }, data: { discoveryStatus: 'FAILED', lastDiscoveryError: 'could not store the discovered models' } }),
-    );
+    // After an unknown outcome the models may be stored: the claim then goes stale by itself.
+    if (!(error instanceof ConnectionLost && error.outcome === 'unknown')) {
+      await ctx.db
+        .write((tx) =>
+          tx.agentCustomProvider.update({ where: { id }, data: { discoveryStatus: 'FAILED', lastDiscoveryError: 'could not store the discovered models' } }),
+        )
+        .catch((recording: unknown) => ctx.logger.warn({ err: recording, requestId: ctx.requestId }, 'could not record the failed refresh'));
+    }
     throw error;
   }
 }

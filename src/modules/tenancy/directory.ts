@@ -1,7 +1,8 @@
 import type { Database } from '../../db/database.ts';
 import { scopedTransaction } from '../../db/scope.ts';
 import type { Principal } from '../../security/auth.ts';
-import { forbidden } from '../../graphql/errors.ts';
+import { databaseFailure, forbidden } from '../../graphql/errors.ts';
+import { retryOnceIfLost } from '../../db/failures.ts';
 
 const TTL_MS = 30_000;
 const MAX_ENTRIES = 10_000;
@@ -22,7 +23,8 @@ export class TenantDirectory {
     const expires = this.#known.get(key);
     if (expires !== undefined && expires > Date.now()) return;
 
-    const found = await scopedTransaction(
+    // A read: run again once on a fresh connection if its connection was lost.
+    const found = await retryOnceIfLost(() => scopedTransaction(
       this.database.prisma,
       { kind: 'tenant', organizationId, workspaceId: principal.workspaceId },
       async (tx) => {
@@ -35,7 +37,9 @@ export class TenantDirectory {
         });
         return workspace ? null : 'workspace';
       },
-    );
+    )).catch((error: unknown) => {
+      throw databaseFailure(error) ?? error;
+    });
     if (found === 'organization') throw forbidden('the token names an organization that does not exist');
     if (found === 'workspace') throw forbidden('the token names a workspace that does not exist');
 

@@ -73,6 +73,8 @@ const CreateOrganizationPayload = builder.objectRef<{ organization: Organization
 defineMutation('createOrganization', {
   access: access(['platform:admin']),
   audit: { resourceType: 'organization', action: 'create', platform: true },
+  // Organizations have no unique name: a second create makes a second one.
+  repeatable: false,
   input: CreateOrganizationInput,
   payload: CreateOrganizationPayload,
   resolve: async (input, ctx, op) => ({ organization: await tenancy.createOrganization(ctx, op, input) }),
@@ -87,6 +89,8 @@ const CreateWorkspacePayload = builder.objectRef<{ workspace: Workspace }>('Crea
 defineMutation('createWorkspace', {
   access: access(['workspace:create']),
   audit: { resourceType: 'workspace', action: 'create' },
+  // Workspaces have no unique name: a second create makes a second one.
+  repeatable: false,
   input: CreateWorkspaceInput,
   payload: CreateWorkspacePayload,
   resolve: async (input, ctx, op) => ({ workspace: await tenancy.createWorkspace(ctx, op, input) }),
@@ -99,6 +103,7 @@ const DeleteWorkspacePayload = deletePayload('DeleteWorkspacePayload');
 defineMutation('deleteWorkspace', {
   access: access(['workspace:delete']),
   audit: { resourceType: 'workspace', action: 'delete' },
+  repeatable: true,
   input: DeleteWorkspaceInput,
   payload: DeleteWorkspacePayload,
   resolve: async (input, ctx, op) => {
