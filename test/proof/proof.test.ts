@@ -1,4 +1,4 @@
-// Proof suites generated from the schema: cross-tenant isolation, scopes, bad input and
+// Proof suites generated from the schema: cross-tenant isolation, scopes, bad input, list bounds and
 // secrecy, over every root field the service serves. A field added later is covered
 // without touching this file; an ID argument whose type cannot be inferred fails the
 // suite until it is taught here.
@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getNamedType, getNullableType, isListType, type GraphQLInputType } from "graphql";
 import { SCOPES } from '../../src/security/auth.ts';
 import { startTestApp, type GraphQLResponse, type TestApp } from '../support/harness.ts';
-import { buildOperation, idSlots, rootFields, servedSchema, type RootField } from './schema-walk.ts';
+import { buildOperation, idSlots, listSlots, listValue, rootFields, servedSchema, type RootField } from './schema-walk.ts';
+import { encodeGlobalId } from '../../src/graphql/builder.ts';
 import { buildTenant, modelServer, snapshot, type Tenant } from './fixtures.ts';
 
 let t: TestApp;
@@ -165,6 +166,45 @@ describe('bad input: malformed values anywhere yield coded client errors, never 
     }
     // Still serving.
     expect((await t.request('{ viewer { subject } }', {}, { token: admin })).data).toBeTruthy();
+  });
+});
+
+/** A well-formed global ID of `type` (or of a Workspace, for node lookups) that names no object. */
+function unknownId(type: string | null, index: number): string {
+  return encodeGlobalId(type && type !== '*' ? type : 'Workspace', `00000000-0000-4000-8000-${index.toString(16).padStart(12, '0')}`);
+}
+
+describe('list bounds: the largest admissible list is answered, one item more is BAD_USER_INPUT naming it', () => {
+  const cases = roots.flatMap((root) =>
+    listSlots(root.field).map((slot) => ({ root, slot, label: `${root.field.name}(${slot.path.join('.')})` })),
+  );
+
+  it.each(cases)('$label', async ({ root, slot }) => {
+    expect(slot.maxItems, `${root.field.name}(${slot.path.join('.')}) prints no bound`).toBeGreaterThan(0);
+    const admin = await t.token({ organizationId: b.organizationId, scopes: ['*'] });
+    const argument = slot.path.join('.');
+    const call = (count: number) => {
+      const { query, variables } = buildOperation(
+        root,
+        (p) => {
+          const own = slotType(root.field.name, p);
+          return own && own !== '*' ? b.ids[own]![0]! : b.ids.Workspace![0]!;
+        },
+        (p) => (p.join('.') === argument ? listValue(slot.type, count, (q, index) => unknownId(slotType(root.field.name, q), index), p) : undefined),
+      );
+      return send(root, query, variables, admin);
+    };
+
+    const largest = await call(slot.maxItems!);
+    expect(largest.status, JSON.stringify(largest.errors)?.slice(0, 300)).toBeLessThan(500);
+    for (const error of largest.errors ?? []) {
+      expect(error.extensions?.code, JSON.stringify(error).slice(0, 300)).not.toBe('INTERNAL_SERVER_ERROR');
+      expect(error.extensions?.argument === argument && error.extensions?.limit !== undefined, `refused at its own bound: ${error.message}`).toBe(false);
+    }
+
+    const beyond = await call(slot.maxItems! + 1);
+    expect(beyond.status).toBe(200);
+    expect(beyond.errors?.map((e) => e.extensions)).toEqual([{ code: 'BAD_USER_INPUT', argument, limit: slot.maxItems }]);
   });
 });
 

@@ -16,6 +16,7 @@ import {
   type GraphQLArgument,
   type GraphQLField,
   type GraphQLInputType,
+  type GraphQLList,
   type GraphQLOutputType,
   type GraphQLSchema,
 } from 'graphql';
@@ -69,6 +70,38 @@ export function idSlots(field: GraphQLField<unknown, unknown>): IdSlot[] {
   return slots;
 }
 
+/** A place where an operation takes a list, and the bound its printed description states. */
+export interface ListSlot {
+  /** Path of argument and field names, e.g. ['input', 'customHeaders']. */
+  path: string[];
+  type: GraphQLInputType;
+  /** From "At most N items." in the description; undefined when none is printed. */
+  maxItems: number | undefined;
+}
+
+const PRINTED_BOUND = /At most (\d+) items/;
+
+export function listSlots(field: GraphQLField<unknown, unknown>): ListSlot[] {
+  const slots: ListSlot[] = [];
+  const visit = (position: { name: string; type: GraphQLInputType; description?: string | null }, path: string[], depth: number) => {
+    const at = [...path, position.name];
+    if (isListType(getNullableType(position.type))) {
+      const printed = PRINTED_BOUND.exec(position.description ?? '');
+      slots.push({ path: at, type: position.type, maxItems: printed ? Number(printed[1]) : undefined });
+    }
+    const named = getNamedType(position.type);
+    if (isInputObjectType(named) && depth < 3) for (const inner of Object.values(named.getFields())) visit(inner, at, depth + 1);
+  };
+  for (const arg of field.args) visit(arg, [], 0);
+  return slots;
+}
+
+/** `count` distinct well-formed items for the list `type` (strings and ids differ by index). */
+export function listValue(type: GraphQLInputType, count: number, idFor: (path: string[], index: number) => string | null, path: string[]): unknown[] {
+  const item = (getNullableType(type) as GraphQLList<GraphQLInputType>).ofType;
+  return Array.from({ length: count }, (_, index) => validValue(item, (p) => idFor(p, index), path));
+}
+
 /** A selection of every scalar (and, one level down, object) field of `type`. */
 export function selectionFor(type: GraphQLOutputType, depth = 0, alias = ''): string {
   const named = getNamedType(type);
@@ -92,6 +125,8 @@ export function selectionFor(type: GraphQLOutputType, depth = 0, alias = ''): st
   }
   return `{ ${parts.join(' ')} }`;
 }
+
+let uniqueSuffix = 0;
 
 /** A well-formed value for an input type (IDs are supplied by `idFor`). */
 export function validValue(type: GraphQLInputType, idFor: (path: string[]) => string | null, path: string[]): unknown {
@@ -121,7 +156,8 @@ export function validValue(type: GraphQLInputType, idFor: (path: string[]) => st
   }
   switch (named.name) {
     case 'String':
-      return `proof-${crypto.randomBytes(3).toString('hex')}`;
+      // Also a valid capability name, header name and model name; unique within the run.
+      return `proof_${crypto.randomBytes(3).toString('hex')}_${(uniqueSuffix++).toString(36)}`;
     case 'Int':
       return 5;
     case 'Float':
@@ -157,19 +193,24 @@ export function buildOperation(
   const variables: Record<string, unknown> = {};
   const definitions: string[] = [];
   const args: string[] = [];
+  // Overrides reach input fields at any depth; an input object absent from the valid
+  // value is made for an override inside it.
   const withOverrides = (value: unknown, type: GraphQLInputType, path: string[]): unknown => {
     const replaced = override(path, type);
     if (replaced !== undefined) return replaced;
     const named = getNamedType(type);
-    if (isInputObjectType(named) && value && typeof value === 'object' && !Array.isArray(value)) {
-      const result: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-      for (const field of Object.values(named.getFields())) {
-        const inner = override([...path, field.name], field.type);
-        if (inner !== undefined) result[field.name] = inner === OMIT ? undefined : inner;
-      }
-      return result;
+    if (!isInputObjectType(named) || isListType(getNullableType(type)) || path.length > 4) return value;
+    const given = value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+    const result: Record<string, unknown> = { ...given };
+    let changed = false;
+    for (const field of Object.values(named.getFields())) {
+      const inner = withOverrides(result[field.name], field.type, [...path, field.name]);
+      if (inner === result[field.name]) continue;
+      changed = true;
+      if (inner === OMIT) delete result[field.name];
+      else result[field.name] = inner;
     }
-    return value;
+    return given || changed ? result : value;
   };
   root.field.args.forEach((arg: GraphQLArgument, index) => {
     const base = isNonNullType(arg.type) || idSlots({ ...root.field, args: [arg] } as never).length > 0
