@@ -1,12 +1,8 @@
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import fs from 'node:fs';
-import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes } from '../support/harness.ts';
-import { startCommand } from '../../scripts/start-command.ts';
 import { databaseProxy } from '../support/database-proxy.ts';
+import { startServiceProcess } from '../support/service-process.ts';
 
 describe('database faults', () => {
   it.skipIf(!process.env.DATABASE_URL)(
@@ -48,26 +44,12 @@ describe('database faults', () => {
 
 describe('graceful shutdown', () => {
   it('finishes every accepted request after SIGTERM and exits cleanly (the build npm start runs)', async () => {
-    execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-shutdown-'));
-    const start = startCommand(process.cwd());
-    const child = spawn(process.execPath, start.args, {
-      env: { ...process.env, ...start.env, DATABASE_URL: '', NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += String(chunk)));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const service = await startServiceProcess({ DATABASE_URL: '', NODE_ENV: 'development' }, { token: true });
+    const { child, exited } = service;
+    const token = service.token!;
+    const port = new URL(service.url).port;
     try {
-      const deadline = Date.now() + 60_000;
-      // The token is printed directly and the address logged: either may come first.
-      const tokenLine = /Development admin token[^\n]*\n(\S+)/;
-      const addressLine = /"url":"http:\/\/localhost:(\d+)\/graphql"/;
-      while (!(tokenLine.test(output) && addressLine.test(output)) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const token = tokenLine.exec(output)![1]!;
-      const port = addressLine.exec(output)![1]!;
+      const output = service.output();
       // npm start runs on the project's own Node, whatever the machine's is.
       expect(/"node":"(\d+)\./.exec(output)?.[1]).toBe('24');
       const body = JSON.stringify({ query: '{ workspaces(first: 50) { totalCount edges { node { name } } } }' });
@@ -106,8 +88,7 @@ describe('graceful shutdown', () => {
       expect(responses.every((r) => r.body.data)).toBe(true);
       expect(await exited).toBe(0);
     } finally {
-      child.kill('SIGKILL');
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await service.stop('SIGKILL');
     }
   }, 90_000);
 });

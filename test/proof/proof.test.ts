@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getNamedType, getNullableType, isListType, type GraphQLInputType } from "graphql";
 import { SCOPES } from '../../src/security/auth.ts';
 import { startTestApp, type GraphQLResponse, type TestApp } from '../support/harness.ts';
-import { buildOperation, idSlots, listSlots, listValue, rootFields, servedSchema, type RootField } from './schema-walk.ts';
-import { encodeGlobalId } from '../../src/graphql/builder.ts';
+import { absentId, buildOperation, idSlots, listSlots, listValue, rootFields, slotType, type RootField } from './schema-walk.ts';
 import { buildTenant, modelServer, snapshot, type Tenant } from './fixtures.ts';
 
 let t: TestApp;
@@ -19,23 +18,6 @@ const bodies: { field: string; body: string }[] = [];
 
 /** Fields whose answers carry secrets by design (runtime configuration for agents). */
 const SECRET_BEARING_FIELDS = new Set(['resolvedModelConfig']);
-
-// `id` arguments named after the object they act on; others follow `<type>Id`.
-const ID_TYPE_BY_FIELD: Record<string, string> = { disableModel: 'ModelAccess' };
-
-function slotType(field: string, path: string[]): string | null {
-  const name = path.at(-1)!;
-  if (field === 'node' || field === 'nodes') return '*';
-  if (name === 'id') {
-    if (ID_TYPE_BY_FIELD[field]) return ID_TYPE_BY_FIELD[field]!;
-    const type = field.replace(/^[a-z]+/, '');
-    return servedSchema.getType(type) ? type : null;
-  }
-  const match = /^(.*)Ids?$/.exec(name);
-  if (!match) return null;
-  const type = match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);
-  return servedSchema.getType(type) ? type : null;
-}
 
 async function send(root: RootField, query: string, variables: Record<string, unknown>, token: string) {
   const response = await t.request(query, variables, { token });
@@ -169,11 +151,6 @@ describe('bad input: malformed values anywhere yield coded client errors, never 
   });
 });
 
-/** A well-formed global ID of `type` (or of a Workspace, for node lookups) that names no object. */
-function unknownId(type: string | null, index: number): string {
-  return encodeGlobalId(type && type !== '*' ? type : 'Workspace', `00000000-0000-4000-8000-${index.toString(16).padStart(12, '0')}`);
-}
-
 describe('list bounds: the largest admissible list is answered, one item more is BAD_USER_INPUT naming it', () => {
   const cases = roots.flatMap((root) =>
     listSlots(root.field).map((slot) => ({ root, slot, label: `${root.field.name}(${slot.path.join('.')})` })),
@@ -190,7 +167,7 @@ describe('list bounds: the largest admissible list is answered, one item more is
           const own = slotType(root.field.name, p);
           return own && own !== '*' ? b.ids[own]![0]! : b.ids.Workspace![0]!;
         },
-        (p) => (p.join('.') === argument ? listValue(slot.type, count, (q, index) => unknownId(slotType(root.field.name, q), index), p) : undefined),
+        (p) => (p.join('.') === argument ? listValue(slot.type, count, (q, index) => absentId(slotType(root.field.name, q), index), p) : undefined),
       );
       return send(root, query, variables, admin);
     };

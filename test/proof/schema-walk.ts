@@ -21,6 +21,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { printSchema } from '../../src/schema.ts';
+import { encodeGlobalId } from '../../src/graphql/builder.ts';
 
 /** The served schema, rebuilt from its printed SDL so directives are readable. */
 export const servedSchema: GraphQLSchema = buildSchema(printSchema());
@@ -68,6 +69,29 @@ export function idSlots(field: GraphQLField<unknown, unknown>): IdSlot[] {
   };
   for (const arg of field.args) visit(arg.name, arg.type, [], 0);
   return slots;
+}
+
+// `id` arguments named after the object they act on; others follow `<type>Id`.
+const ID_TYPE_BY_FIELD: Record<string, string> = { disableModel: 'ModelAccess' };
+
+/** The object type an ID argument of root field `field` names ('*' for node lookups), or null when it cannot be told. */
+export function slotType(field: string, path: string[]): string | null {
+  const name = path.at(-1)!;
+  if (field === 'node' || field === 'nodes') return '*';
+  if (name === 'id') {
+    if (ID_TYPE_BY_FIELD[field]) return ID_TYPE_BY_FIELD[field]!;
+    const type = field.replace(/^[a-z]+/, '');
+    return servedSchema.getType(type) ? type : null;
+  }
+  const match = /^(.*)Ids?$/.exec(name);
+  if (!match) return null;
+  const type = match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);
+  return servedSchema.getType(type) ? type : null;
+}
+
+/** A well-formed global ID of `type` (of a Workspace for node lookups) that names no object. */
+export function absentId(type: string | null, index: number): string {
+  return encodeGlobalId(type && type !== '*' ? type : 'Workspace', `00000000-0000-4000-8000-${index.toString(16).padStart(12, '0')}`);
 }
 
 /** A place where an operation takes a list, and the bound its printed description states. */
@@ -183,12 +207,14 @@ export function typeString(type: GraphQLInputType): string {
  * An operation calling `root.field` with every argument passed as a variable, and the
  * variables: required arguments and ID slots get valid values unless `override` says
  * otherwise (override receives the argument path and returns a value, or undefined
- * to keep the valid one).
+ * to keep the valid one). The selection is every scalar and, one level down, object
+ * field unless given.
  */
 export function buildOperation(
   root: RootField,
   idFor: (path: string[]) => string | null,
   override: (path: string[], type: GraphQLInputType) => unknown = () => undefined,
+  selection = selectionFor(root.field.type),
 ): { query: string; variables: Record<string, unknown> } {
   const variables: Record<string, unknown> = {};
   const definitions: string[] = [];
@@ -225,7 +251,7 @@ export function buildOperation(
   });
   const header = definitions.length ? `(${definitions.join(', ')})` : '';
   const call = args.length ? `(${args.join(', ')})` : '';
-  const query = `${root.kind}${header} { ${root.field.name}${call} ${selectionFor(root.field.type)} }`;
+  const query = `${root.kind}${header} { ${root.field.name}${call} ${selection} }`;
   return { query, variables };
 }
 

@@ -1,57 +1,85 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { startCommand } from '../../scripts/start-command.ts';
 
 export interface ServiceProcess {
   child: ChildProcess;
+  /** The service's own process (node, started as npm start starts it). */
+  pid: number;
   /** http://127.0.0.1:<port>/graphql */
   url: string;
+  /** The development admin token it printed (NODE_ENV=development), if asked to wait for it. */
+  token: string | undefined;
   /** Everything the process wrote to stdout and stderr. */
   output(): string;
   exited: Promise<number | null>;
+  /** Signals the process (if still running), waits for its exit and removes its data directory. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-let built = false;
+let entry: string | undefined;
 
-/** Builds once per test file what `npm start` runs. */
-export function buildService(): void {
-  if (built) return;
-  execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-  built = true;
+/**
+ * Builds once per test file what `npm start` runs, into a file of its own so that test
+ * files building at the same time do not overwrite each other's; returns its path.
+ */
+export function buildService(): string {
+  if (entry) return entry;
+  fs.mkdirSync('dist', { recursive: true });
+  const dir = fs.mkdtempSync(path.join('dist', 'test-'));
+  execFileSync(process.execPath, ['scripts/build.mjs', path.join(dir, 'main.mjs')], { stdio: 'inherit' });
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  entry = path.join(dir, 'main.mjs');
+  return entry;
 }
 
 /**
  * The service as `npm start` runs it (same node arguments and variables), on a free
- * port of 127.0.0.1; resolves once it logs that it listens.
+ * port of 127.0.0.1 and a data directory of its own; resolves once it logs that it
+ * listens (and, with `token`, once it printed its development admin token).
  */
-export async function startServiceProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServiceProcess> {
-  buildService();
+export async function startServiceProcess(
+  env: Record<string, string>,
+  options: { timeoutMs?: number; token?: boolean } = {},
+): Promise<ServiceProcess> {
+  const built = buildService();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-service-'));
   const start = startCommand(process.cwd());
-  const child = spawn(process.execPath, start.args, {
-    env: { ...process.env, ...start.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+  const child = spawn(process.execPath, start.args.map((arg) => (arg === 'dist/main.mjs' ? built : arg)), {
+    env: { ...process.env, ...start.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += String(chunk)));
   child.stderr!.on('data', (chunk) => (output += String(chunk)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const code = await exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    return code;
+  };
+  // The token is printed directly and the address logged: either may come first.
   const listening = /"url":"http:\/\/localhost:(\d+)\/graphql"/;
-  const deadline = Date.now() + timeoutMs;
-  while (!listening.test(output)) {
+  const tokenLine = /Development admin token[^\n]*\n(\S+)/;
+  const ready = () => listening.test(output) && (!options.token || tokenLine.test(output));
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (!ready()) {
     if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
+      await stop('SIGKILL');
       throw new Error(`the service did not start:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
     child,
+    pid: child.pid!,
     url: `http://127.0.0.1:${listening.exec(output)![1]}/graphql`,
+    token: tokenLine.exec(output)?.[1],
     output: () => output,
     exited,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null) child.kill(signal);
-      return exited;
-    },
+    stop,
   };
 }
