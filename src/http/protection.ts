@@ -41,6 +41,12 @@ const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity 
   return own + childComplexity;
 };
 
+/** What the checks before execution (or a subscription's start) get from envelop. */
+interface BeforeExecution {
+  args: { document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null };
+  setResultAndStopExecution: (result: ExecutionResult) => void;
+}
+
 const MAX_COST_CACHE_KEY_LENGTH = 2048;
 
 function useCostLimit(schema: GraphQLSchema, maximum: number): Plugin {
@@ -62,26 +68,25 @@ function useCostLimit(schema: GraphQLSchema, maximum: number): Plugin {
   };
   // Checked before execution, not during validation: yoga caches validation per
   // document, and the same document costs more with larger page-size variables.
-  return {
-    onExecute({ args, setResultAndStopExecution }) {
-      let cost: number;
-      try {
-        cost = costOf(args.document, (args.variableValues ?? {}) as Record<string, unknown>, args.operationName ?? undefined);
-      } catch {
-        // Malformed variables or unknown operation: execution reports those itself.
-        return;
-      }
-      if (cost > maximum) {
-        setResultAndStopExecution({
-          errors: [
-            new GraphQLError(`Query cost ${cost} exceeds the maximum of ${maximum}; request smaller pages or fewer nested lists.`, {
-              extensions: { code: 'BAD_USER_INPUT', cost, maximumCost: maximum },
-            }),
-          ],
-        });
-      }
-    },
+  const check = ({ args, setResultAndStopExecution }: BeforeExecution) => {
+    let cost: number;
+    try {
+      cost = costOf(args.document, (args.variableValues ?? {}) as Record<string, unknown>, args.operationName ?? undefined);
+    } catch {
+      // Malformed variables or unknown operation: execution reports those itself.
+      return;
+    }
+    if (cost > maximum) {
+      setResultAndStopExecution({
+        errors: [
+          new GraphQLError(`Query cost ${cost} exceeds the maximum of ${maximum}; request smaller pages or fewer nested lists.`, {
+            extensions: { code: 'BAD_USER_INPUT', cost, maximumCost: maximum },
+          }),
+        ],
+      });
+    }
   };
+  return { onExecute: check, onSubscribe: check };
 }
 
 /** Limits checked before execution: rejected operations never reach resolvers or the database. */
@@ -118,10 +123,7 @@ function useInputBounds(schema: GraphQLSchema, config: Config): Plugin {
     maxJsonBytes: config.MAX_JSON_BYTES,
     maxVariablesBytes: config.MAX_VARIABLES_BYTES,
   };
-  const check = ({ args, setResultAndStopExecution }: {
-    args: { document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null };
-    setResultAndStopExecution: (result: ExecutionResult) => void;
-  }) => {
+  const check = ({ args, setResultAndStopExecution }: BeforeExecution) => {
     const refused = checkOperationInput(schema, args.document, args.operationName, args.variableValues, limits);
     if (refused) setResultAndStopExecution({ errors: [refused] });
   };

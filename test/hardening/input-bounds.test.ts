@@ -15,6 +15,7 @@ import { schema } from '../../src/schema.ts';
 import { boundsOf, describeBounds } from '../../src/graphql/input-bounds.ts';
 import { encodeGlobalId } from '../../src/graphql/builder.ts';
 import { startTestApp, ok, type TestApp } from '../support/harness.ts';
+import { subscribeSse, subscribeWs } from '../changes/feed-client.ts';
 
 /** Every input position of a schema: arguments of every field and fields of every input type. */
 function inputPositions(target: GraphQLSchema): { coordinate: string; position: GraphQLArgument | GraphQLInputField }[] {
@@ -109,6 +110,24 @@ describe('list bounds', () => {
     const items = await t.request('query($c: [String!]) { catalogEntries(filter: { capabilities: $c }) { totalCount } }', { c: ['x'.repeat(65)] }, { token });
     expect(items.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', argument: 'filter.capabilities[0]', limit: 64 });
     ok(await t.request('query($c: [String!]) { catalogEntries(filter: { capabilities: $c }) { totalCount } }', { c: JSON.parse(capabilities).slice(1) }, { token }));
+  });
+
+  it('applies to subscriptions, over SSE and over WebSocket, and so does the cost', async () => {
+    const url = await t.listen();
+    const filter = { subjectTypes: Array.from({ length: 6 }, () => 'WORKSPACE') };
+    for (const subscription of [subscribeSse(t, token, { filter }), subscribeWs(url, token, { filter })]) {
+      await subscription.done;
+      expect(subscription.events).toEqual([]);
+      expect(subscription.errors).toEqual([expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', argument: 'filter.subjectTypes', limit: 5 } })]);
+    }
+    const cheap = await startTestApp({ MAX_QUERY_COST: '2' });
+    try {
+      const subscription = subscribeSse(cheap, (await cheap.organization()).token);
+      await subscription.done;
+      expect(subscription.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', maximumCost: 2 }) })]);
+    } finally {
+      await cheap.close();
+    }
   });
 
   it('bounds input lists inside input objects (custom headers)', async () => {

@@ -8,6 +8,7 @@ import { CHANGE_SUBJECTS, feedHead, readTenantFeed, type ChangeEvent, type Chang
 import { assertResumable, decodeCursor, encodeCursor, type FeedPosition } from './position.ts';
 import type { Delivery } from './stream.ts';
 import { resolveSubjects, subjectOf, subjectTypename } from './subjects.ts';
+import { bounded } from '../../graphql/input-bounds.ts';
 
 const ChangeActionEnum = builder.enumType('ChangeAction', { values: ['CREATED', 'UPDATED', 'DELETED'] as const });
 const ChangeSubjectEnum = builder.enumType('ChangeSubject', { values: CHANGE_SUBJECTS });
@@ -85,7 +86,11 @@ const ChangeEventConnectionRef = builder.objectRef<ChangeEventPage>('ChangeEvent
 
 const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
   fields: (t) => ({
-    subjectTypes: t.field({ type: [ChangeSubjectEnum], description: 'Only events about these kinds of object.' }),
+    subjectTypes: t.field({
+      type: [ChangeSubjectEnum],
+      // One of each kind at most: repeating one adds nothing.
+      ...bounded({ maxItems: CHANGE_SUBJECTS.length }, 'Only events about these kinds of object.'),
+    }),
     workspaceId: t.id({ description: 'Only events that belong to this workspace.' }),
   }),
 });
