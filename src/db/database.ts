@@ -6,6 +6,7 @@ import type { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
+import { isConnectionFailure } from './failures.ts';
 import { scopingAdapterFactory, setTransactionLimits, type TransactionLimits } from './scope.ts';
 
 /** One SQL session for administrative work (migrations), outside Prisma. */
@@ -22,7 +23,8 @@ export interface Database {
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /**
    * One statement on its own, outside Prisma and any transaction, as the configured
-   * user: only for functions that decide their own role (SECURITY DEFINER).
+   * user: only for functions that decide their own role (SECURITY DEFINER), and only
+   * reads: a statement whose connection died is sent once more on a fresh one.
    */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** True when the database answers a trivial query. */
@@ -99,7 +101,16 @@ function openPostgres(options: DatabaseOptions): Database {
         client.release();
       }
     },
-    query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params as unknown[])).rows as T[],
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      const run = async () => (await pool.query(sql, params as unknown[])).rows as T[];
+      try {
+        return await run();
+      } catch (error) {
+        // The pool drops a client whose connection failed, so the second try gets a fresh one.
+        if (!isConnectionFailure(error)) throw error;
+        return run();
+      }
+    },
     async ping() {
       // A pooled connection may have died unnoticed (the pool drops it on failure):
       // only a fresh one failing too means the database does not answer.
