@@ -87,22 +87,17 @@ function openPostgres(options: DatabaseOptions): Database {
   return {
     kind: 'postgres',
     prisma,
-    async withSession(fn) {
-      const client = await pool.connect();
-      try {
-        return await fn({
+    withSession: (fn) =>
+      withPooledClient(pool, (client) =>
+        fn({
           exec: async (sql) => {
             await client.query(sql);
           },
-          query: async <T>(sql: string, params?: unknown[]) =>
-            (await client.query(sql, params as unknown[])).rows as T[],
-        });
-      } finally {
-        client.release();
-      }
-    },
+          query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params as unknown[])).rows as T[],
+        }),
+      ),
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
-      const run = async () => (await pool.query(sql, params as unknown[])).rows as T[];
+      const run = () => withPooledClient(pool, async (client) => (await client.query(sql, params as unknown[])).rows as T[]);
       try {
         return await run();
       } catch (error) {
@@ -114,7 +109,7 @@ function openPostgres(options: DatabaseOptions): Database {
     async ping() {
       // A pooled connection may have died unnoticed (the pool drops it on failure):
       // only a fresh one failing too means the database does not answer.
-      const answers = () => pool.query('SELECT 1').then(() => true, () => false);
+      const answers = () => withPooledClient(pool, (client) => client.query('SELECT 1')).then(() => true, () => false);
       return (await answers()) || answers();
     },
     listen: (channel, handlers) =>
@@ -124,6 +119,30 @@ function openPostgres(options: DatabaseOptions): Database {
       await pool.end();
     },
   };
+}
+
+/**
+ * Runs `fn` with a pooled client that listens for connection errors all along and is
+ * released after `fn` settled, dropped when its connection failed. Not `pool.query`: it
+ * releases the client from within pg's parsing of the answer, and when a termination
+ * message (57P01) arrives right behind the answer, the pool has already handed the
+ * client to its next user, which does not listen yet: an uncaught exception.
+ */
+async function withPooledClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  // A failure also fails the statement running, or the next one: nothing to do here.
+  const ignore = () => {};
+  client.on('error', ignore);
+  let failure: unknown;
+  try {
+    return await fn(client);
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    client.removeListener('error', ignore);
+    client.release(isConnectionFailure(failure) ? (failure as Error) : undefined);
+  }
 }
 
 const LISTEN_BACKOFF_MS = { first: 100, max: 5_000 };
