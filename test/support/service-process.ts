@@ -15,24 +15,40 @@ export interface ServiceProcess {
   /** Everything the process wrote to stdout and stderr. */
   output(): string;
   exited: Promise<number | null>;
-  /** Signals the process (if still running), waits for its exit and removes its data directory. */
+  /** Signals the process (if still running), waits for its exit and removes its data directory (and, after the last one, the build). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-let entry: string | undefined;
+interface Build {
+  entry: string;
+  dir: string;
+  /** Processes started from it and not stopped yet. */
+  users: number;
+}
+
+let current: Build | undefined;
 
 /**
- * Builds once per test file what `npm start` runs, into a file of its own so that test
- * files building at the same time do not overwrite each other's; returns its path.
+ * What `npm start` runs, built once for the processes a test file runs at a time, into
+ * a directory of its own so that test files building at once do not overwrite each
+ * other's; removed when the last of those processes stopped.
  */
-export function buildService(): string {
-  if (entry) return entry;
-  fs.mkdirSync('dist', { recursive: true });
-  const dir = fs.mkdtempSync(path.join('dist', 'test-'));
-  execFileSync(process.execPath, ['scripts/build.mjs', path.join(dir, 'main.mjs')], { stdio: 'inherit' });
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  entry = path.join(dir, 'main.mjs');
-  return entry;
+function acquireBuild(): Build {
+  if (!current) {
+    fs.mkdirSync('dist', { recursive: true });
+    const dir = fs.mkdtempSync(path.join('dist', 'test-'));
+    const entry = path.join(dir, 'main.mjs');
+    execFileSync(process.execPath, ['scripts/build.mjs', entry], { stdio: 'inherit' });
+    current = { entry, dir, users: 0 };
+  }
+  current.users++;
+  return current;
+}
+
+function releaseBuild(build: Build): void {
+  if (--build.users > 0) return;
+  fs.rmSync(build.dir, { recursive: true, force: true });
+  if (current === build) current = undefined;
 }
 
 /**
@@ -44,10 +60,10 @@ export async function startServiceProcess(
   env: Record<string, string>,
   options: { timeoutMs?: number; token?: boolean } = {},
 ): Promise<ServiceProcess> {
-  const built = buildService();
+  const build = acquireBuild();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-service-'));
   const start = startCommand(process.cwd());
-  const child = spawn(process.execPath, start.args.map((arg) => (arg === 'dist/main.mjs' ? built : arg)), {
+  const child = spawn(process.execPath, start.args.map((arg) => (arg === 'dist/main.mjs' ? build.entry : arg)), {
     env: { ...process.env, ...start.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -55,12 +71,15 @@ export async function startServiceProcess(
   child.stdout!.on('data', (chunk) => (output += String(chunk)));
   child.stderr!.on('data', (chunk) => (output += String(chunk)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    const code = await exited;
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    return code;
-  };
+  let stopped: Promise<number | null> | undefined;
+  const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
+    (stopped ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      releaseBuild(build);
+      return code;
+    })());
   // The token is printed directly and the address logged: either may come first.
   const listening = /"url":"http:\/\/localhost:(\d+)\/graphql"/;
   const tokenLine = /Development admin token[^\n]*\n(\S+)/;
