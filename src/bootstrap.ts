@@ -8,6 +8,7 @@ import { SecretBox } from './security/crypto.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { PLATFORM_MODELS_FILE, seedPlatformCatalog } from './modules/catalog/platform.ts';
 import { ChangeFeed } from './modules/changes/hub.ts';
+import { Metrics } from './observability/metrics.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -21,7 +22,9 @@ export async function startServices(
 ): Promise<Services> {
   if (!config.DB_ENCRYPTION_KEY) throw new Error('DB_ENCRYPTION_KEY is not set');
   const secretBox = SecretBox.fromConfig(config.DB_ENCRYPTION_KEY, config.DB_ENCRYPTION_KEYS_PREVIOUS);
+  const metrics = config.METRICS_ENABLED ? new Metrics() : undefined;
   const database = await openDatabase({
+    onTransactionEnd: metrics && ((scope, outcome, seconds) => metrics.transactionEnded(scope, outcome, seconds)),
     onQuery: options.onQuery,
     databaseUrl: config.DATABASE_URL,
     listenUrl: config.DATABASE_LISTEN_URL,
@@ -50,7 +53,7 @@ export async function startServices(
       }),
       tenants: new TenantDirectory(database),
       secretBox,
-      rateLimiter: await createRateLimiter(config, logger),
+      rateLimiter: await createRateLimiter(config, logger, metrics),
       changeFeed: new ChangeFeed(
         database,
         logger,
@@ -64,7 +67,13 @@ export async function startServices(
         },
         () => services,
       ),
+      metrics,
     };
+    if (metrics) {
+      services.changeFeed.onDelivered = (lagMs) => metrics.delivered(lagMs);
+      metrics.watchSubscriptions(() => services.changeFeed.openSubscriptions);
+      if (database.poolStats) metrics.watchPool(database.poolStats);
+    }
     return services;
   } catch (error) {
     await database.close();

@@ -6,6 +6,7 @@ import type { TenantDirectory } from './modules/tenancy/directory.ts';
 import type { SecretBox } from './security/crypto.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { ChangeFeed } from './modules/changes/hub.ts';
+import type { Metrics } from './observability/metrics.ts';
 
 /** Process-wide dependencies, built once at startup and shared by every request. */
 export interface Services {
@@ -17,4 +18,6 @@ export interface Services {
   secretBox: SecretBox;
   rateLimiter: RateLimiter;
   changeFeed: ChangeFeed;
+  /** Absent when METRICS_ENABLED=false: nothing is measured then. */
+  metrics?: Metrics;
 }

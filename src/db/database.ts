@@ -7,7 +7,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
 import { isConnectionFailure } from './failures.ts';
-import { scopingAdapterFactory, setTransactionLimits, type TransactionLimits } from './scope.ts';
+import { DEFAULT_TRANSACTION_LIMITS, scopingAdapterFactory, setTransactionSettings, type TransactionLimits, type TransactionSettings } from './scope.ts';
 
 /** One SQL session for administrative work (migrations), outside Prisma. */
 export interface SqlSession {
@@ -29,6 +29,8 @@ export interface Database {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
+  /** The connection pool's figures (PostgreSQL; the embedded database has no pool). */
+  readonly poolStats?: () => { total: number; idle: number; waiting: number };
   /**
    * Delivers the notifications of `channel` (NOTIFY, sent on commit) until the returned
    * function is called. On PostgreSQL it holds one dedicated session-level connection
@@ -56,6 +58,8 @@ export interface DatabaseOptions {
   limits?: TransactionLimits;
   /** Called with every SQL statement Prisma sends (diagnostics and statement-count tests). */
   onQuery?: (sql: string) => void;
+  /** Called when a scoped transaction ends (metrics). */
+  onTransactionEnd?: TransactionSettings['onEnd'];
 }
 
 function createClient(driver: PrismaPg | PrismaPGlite, onQuery?: (sql: string) => void) {
@@ -68,7 +72,7 @@ function createClient(driver: PrismaPg | PrismaPGlite, onQuery?: (sql: string) =
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const database = options.databaseUrl ? openPostgres(options) : await openPglite(options.dataDir, options.onQuery);
-  if (options.limits) setTransactionLimits(database.prisma, options.limits);
+  setTransactionSettings(database.prisma, { limits: options.limits ?? DEFAULT_TRANSACTION_LIMITS, onEnd: options.onTransactionEnd });
   return database;
 }
 
@@ -87,6 +91,7 @@ function openPostgres(options: DatabaseOptions): Database {
   return {
     kind: 'postgres',
     prisma,
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     withSession: (fn) =>
       withPooledClient(pool, (client) =>
         fn({

@@ -31,12 +31,19 @@ export interface TransactionLimits {
   maxWaitMs: number;
 }
 
-const DEFAULT_LIMITS: TransactionLimits = { statementTimeoutMs: 10_000, transactionTimeoutMs: 20_000, maxWaitMs: 10_000 };
-const limitsByClient = new WeakMap<PrismaClient, TransactionLimits>();
+export interface TransactionSettings {
+  limits: TransactionLimits;
+  /** Told of every scoped transaction when it ends, with how long it took (metrics). */
+  onEnd?: (scope: DbScope['kind'], outcome: 'commit' | 'rollback', seconds: number) => void;
+}
 
-/** Sets the limits every scoped transaction of `prisma` runs under. */
-export function setTransactionLimits(prisma: PrismaClient, limits: TransactionLimits): void {
-  limitsByClient.set(prisma, limits);
+export const DEFAULT_TRANSACTION_LIMITS: TransactionLimits = { statementTimeoutMs: 10_000, transactionTimeoutMs: 20_000, maxWaitMs: 10_000 };
+const DEFAULT_SETTINGS: TransactionSettings = { limits: DEFAULT_TRANSACTION_LIMITS };
+const settingsByClient = new WeakMap<PrismaClient, TransactionSettings>();
+
+/** Sets the limits every scoped transaction of `prisma` runs under, and who hears of them. */
+export function setTransactionSettings(prisma: PrismaClient, settings: TransactionSettings): void {
+  settingsByClient.set(prisma, settings);
 }
 
 /** The scope of the transaction being started, from scopedTransaction to the adapter, and what became of its connection. */
@@ -145,17 +152,27 @@ export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?
 }
 
 async function runScoped<T>(prisma: PrismaClient, state: TransactionScope, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const onEnd = settingsByClient.get(prisma)?.onEnd;
+  const started = performance.now();
+  let outcome: 'commit' | 'rollback' = 'rollback';
   try {
-    return await startingTransaction.run(state, () =>
+    const result = await startingTransaction.run(state, () =>
       prisma.$transaction(fn, { maxWait: state.limits.maxWaitMs, timeout: state.limits.transactionTimeoutMs }),
     );
+    outcome = 'commit';
+    return result;
   } catch (error) {
     if (state.lost && !(error instanceof ConnectionLost)) throw new ConnectionLost(state.lost, error);
     throw error;
+  } finally {
+    onEnd?.(state.scope.kind, outcome, (performance.now() - started) / 1000);
   }
 }
 
-const stateFor = (prisma: PrismaClient, scope: DbScope): TransactionScope => ({ scope, limits: limitsByClient.get(prisma) ?? DEFAULT_LIMITS });
+const stateFor = (prisma: PrismaClient, scope: DbScope): TransactionScope => ({
+  scope,
+  limits: (settingsByClient.get(prisma) ?? DEFAULT_SETTINGS).limits,
+});
 
 /**
  * Runs `fn` in one transaction under `scope` (its client must use scopingAdapterFactory).

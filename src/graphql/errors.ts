@@ -1,16 +1,19 @@
 import { GraphQLError } from 'graphql';
 import { ConnectionLost, isCancellation, isConnectionFailure } from '../db/failures.ts';
 
-export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'BAD_USER_INPUT'
-  | 'UPSTREAM_ERROR'
-  | 'RATE_LIMITED'
-  | 'CURSOR_EXPIRED'
-  | 'INTERNAL_SERVER_ERROR';
+export const ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'BAD_USER_INPUT',
+  'UPSTREAM_ERROR',
+  'RATE_LIMITED',
+  'CURSOR_EXPIRED',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * An expected failure: its message and extensions are safe to show to the caller;

@@ -2,6 +2,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { Principal } from '../security/auth.ts';
 import { AppError } from '../graphql/errors.ts';
 
@@ -16,7 +17,7 @@ export interface RateLimiter {
  * in Redis when REDIS_URL is set so that several instances share it, with the
  * in-memory limiter as insurance while Redis is unreachable.
  */
-export async function createRateLimiter(config: Config, logger: Logger): Promise<RateLimiter> {
+export async function createRateLimiter(config: Config, logger: Logger, metrics?: Metrics): Promise<RateLimiter> {
   if (config.RATE_LIMIT_POINTS === 0) return { consume: async () => {}, close: async () => {} };
   const options = { points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_SECONDS, keyPrefix: 'mcp-rl' };
   let redis: Redis | undefined;
@@ -37,6 +38,7 @@ export async function createRateLimiter(config: Config, logger: Logger): Promise
         await limiter.consume(key);
       } catch (result) {
         if (!(result instanceof RateLimiterRes)) throw result;
+        metrics?.refused('requests');
         const retryAfter = Math.max(1, Math.ceil(result.msBeforeNext / 1000));
         throw new AppError('RATE_LIMITED', `Too many requests; retry after ${retryAfter} s.`, {
           retryAfter,

@@ -8,6 +8,7 @@ import { schema } from '../schema.ts';
 import { bearerToken, type Principal } from '../security/auth.ts';
 import { RequestDb, type Context } from '../graphql/context.ts';
 import { useErrorCodes } from './error-masking.ts';
+import { graphQLMetrics, useMetricsEndpoint } from './metrics.ts';
 import { queryProtections } from './protection.ts';
 import { unauthenticated } from '../graphql/errors.ts';
 import { useResponseCache } from './response-cache.ts';
@@ -155,7 +156,8 @@ function useSharedReads(): Plugin<Context> {
 }
 
 export function createApp(services: Services, options: AppOptions = {}): App {
-  const { database, logger, config } = services;
+  const { database, logger, config, metrics } = services;
+  const recorded = metrics && graphQLMetrics(metrics, config.METRICS_MAX_OPERATION_NAMES);
   const introspection = config.INTROSPECTION ?? (config.NODE_ENV === 'production' ? 'authenticated' : 'public');
   return createYoga<Record<string, never>, Context>({
     schema,
@@ -170,13 +172,18 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       defaultQuery: '{\n  viewer {\n    subject\n    scopes\n    organization { name }\n  }\n}\n',
       ...(options.graphiqlToken ? { headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) } : {}),
     },
+    // Order matters: hooks run in this order, and the hooks that follow an execution
+    // (error codes, then metrics) run for every plugin before the one that stopped it.
     plugins: [
+      ...(metrics ? [useMetricsEndpoint(metrics, config.METRICS_TOKEN)] : []),
       useRequestSizeLimit(config.MAX_REQUEST_BYTES),
       useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
       useReadinessCheck({
         endpoint: '/readyz',
         check: async () => !options.isDraining?.() && (await database.ping()),
       }),
+      useErrorCodes(),
+      ...(recorded ? [recorded.recording] : []),
       ...queryProtections(config, schema),
       ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
       useAnonymousIntrospectionOnly(),
@@ -186,7 +193,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       useGraphQlJit(),
       useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
-      useErrorCodes(),
+      ...(recorded ? [recorded.admission] : []),
     ],
     context: async ({ request }) => {
       const offered = request.headers.get('x-request-id');

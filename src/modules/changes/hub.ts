@@ -100,11 +100,13 @@ export class ChangeFeed implements FeedWindow {
     const actor = `${ctx.principal.organizationId}:${ctx.principal.subject}`;
     const actorCount = this.#perActor.get(actor) ?? 0;
     if (actorCount >= this.options.maxSubscriptionsPerActor) {
+      this.#services().metrics?.refused('subscriptions_per_actor');
       throw new AppError('RATE_LIMITED', `at most ${this.options.maxSubscriptionsPerActor} open subscriptions per token subject`, {
         limit: this.options.maxSubscriptionsPerActor,
       });
     }
     if (this.#streams.size >= this.options.maxSubscriptions) {
+      this.#services().metrics?.refused('subscriptions_per_instance');
       throw new AppError('RATE_LIMITED', 'this instance has no room for more subscriptions; retry shortly', {
         limit: this.options.maxSubscriptions,
         retryAfter: 1,

@@ -18,9 +18,12 @@ export interface DiscoveredModel {
   metadata: Record<string, unknown>;
 }
 
+/** Why a discovery request failed, in a few words fit for a metric label. */
+export type DiscoveryFailure = 'refused' | 'timeout' | 'unreachable' | 'redirect' | 'too_large' | 'http_error' | 'invalid_answer';
+
 export type DiscoveryResult =
   | { ok: true; httpStatus: number; models: DiscoveredModel[] }
-  | { ok: false; httpStatus: number | null; error: string };
+  | { ok: false; httpStatus: number | null; reason: DiscoveryFailure; error: string };
 
 /** Custom headers first, then the key: `Authorization: Bearer <key>` or `<apiKeyHeader>: <key>` raw. */
 export function discoveryHeaders(target: DiscoveryTarget): Record<string, string> {
@@ -82,7 +85,7 @@ export async function discoverModels(
     const status = response.statusCode;
     if (status >= 300 && status < 400) {
       await response.body.dump();
-      return { ok: false, httpStatus: status, error: `provider answered a redirect (HTTP ${status}); redirects are not followed` };
+      return { ok: false, httpStatus: status, reason: 'redirect', error: `provider answered a redirect (HTTP ${status}); redirects are not followed` };
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -90,36 +93,36 @@ export async function discoverModels(
       size += (chunk as Buffer).length;
       if (size > MAX_BODY_BYTES) {
         response.body.destroy();
-        return { ok: false, httpStatus: status, error: `provider answer exceeds ${MAX_BODY_BYTES} bytes` };
+        return { ok: false, httpStatus: status, reason: 'too_large', error: `provider answer exceeds ${MAX_BODY_BYTES} bytes` };
       }
       chunks.push(chunk as Buffer);
     }
-    if (status < 200 || status >= 300) return { ok: false, httpStatus: status, error: `provider answered HTTP ${status}` };
+    if (status < 200 || status >= 300) return { ok: false, httpStatus: status, reason: 'http_error', error: `provider answered HTTP ${status}` };
     let body: unknown;
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     } catch {
-      return { ok: false, httpStatus: status, error: 'provider answer is not valid JSON' };
+      return { ok: false, httpStatus: status, reason: 'invalid_answer', error: 'provider answer is not valid JSON' };
     }
     const models = parseModelList(body);
-    if (!models) return { ok: false, httpStatus: status, error: 'provider answer is not a model list ({"data": [...]} or an array)' };
+    if (!models) return { ok: false, httpStatus: status, reason: 'invalid_answer', error: 'provider answer is not a model list ({"data": [...]} or an array)' };
     return { ok: true, httpStatus: status, models };
   } catch (error) {
-    return { ok: false, httpStatus: null, error: describeFailure(error, options.timeoutMs) };
+    return { ok: false, httpStatus: null, ...describeFailure(error, options.timeoutMs) };
   } finally {
     void dispatcher.close();
   }
 }
 
-function describeFailure(error: unknown, timeoutMs: number): string {
+function describeFailure(error: unknown, timeoutMs: number): { reason: DiscoveryFailure; error: string } {
   for (let current = error as { name?: string; code?: string; message?: string; cause?: unknown } | undefined, i = 0; current && i < 5; i++) {
-    if (current instanceof OutboundRefused) return `refused to connect: ${current.message}`;
+    if (current instanceof OutboundRefused) return { reason: 'refused', error: `refused to connect: ${current.message}` };
     if (current.name === 'TimeoutError' || current.name === 'AbortError' || /Timeout/.test(current.code ?? '')) {
-      return `provider did not answer within ${timeoutMs} ms`;
+      return { reason: 'timeout', error: `provider did not answer within ${timeoutMs} ms` };
     }
-    if (current.code === 'ECONNREFUSED') return 'connection refused by the provider';
-    if (current.code === 'ENOTFOUND' || current.code === 'EAI_AGAIN') return 'provider host name could not be resolved';
+    if (current.code === 'ECONNREFUSED') return { reason: 'unreachable', error: 'connection refused by the provider' };
+    if (current.code === 'ENOTFOUND' || current.code === 'EAI_AGAIN') return { reason: 'unreachable', error: 'provider host name could not be resolved' };
     current = current.cause as typeof current;
   }
-  return 'could not reach the provider';
+  return { reason: 'unreachable', error: 'could not reach the provider' };
 }

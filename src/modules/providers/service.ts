@@ -9,6 +9,7 @@ import type { Tx } from '../../db/scope.ts';
 import { ConnectionLost } from '../../db/failures.ts';
 import { batchedCatalogConnection } from '../catalog/batched-page.ts';
 import { discoverModels, type DiscoveryResult, type DiscoveryTarget } from './discovery.ts';
+import type { DiscoveryKind } from '../../observability/metrics.ts';
 import { openProviderSecrets, sameSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
 import { validateApiKey, validateBaseUrl, validateCustomHeaders, validateHeaderName } from './validation.ts';
 
@@ -137,6 +138,14 @@ function target(ctx: Context, provider: Pick<AgentCustomProvider, 'baseUrl' | 'a
   return { baseUrl: provider.baseUrl!, apiKeyHeader: provider.apiKeyHeader, apiKey: secrets.apiKey, customHeaders: secrets.customHeaders };
 }
 
+/** One request to a provider's model list, measured by kind and outcome. */
+async function discover(ctx: Context, kind: DiscoveryKind, discoveryTarget: DiscoveryTarget, timeoutMs: number): Promise<DiscoveryResult> {
+  const started = performance.now();
+  const result = await discoverModels(discoveryTarget, { timeoutMs, denyPrivateNetworks: ctx.services.config.DISCOVERY_DENY_PRIVATE_NETWORKS });
+  ctx.services.metrics?.discoveryFinished(kind, result.ok ? 'succeeded' : result.reason, (performance.now() - started) / 1000);
+  return result;
+}
+
 /**
  * Refresh (SPEC §4): claim the run atomically (safe across instances), call the
  * provider outside any transaction, then apply the answer in one audited transaction,
@@ -163,10 +172,7 @@ export async function refreshProvider(ctx: Context, op: AuditedOperation, global
     return current;
   });
 
-  const result = await discoverModels(target(ctx, provider), {
-    timeoutMs,
-    denyPrivateNetworks: ctx.services.config.DISCOVERY_DENY_PRIVATE_NETWORKS,
-  });
+  const result = await discover(ctx, 'refresh', target(ctx, provider), timeoutMs);
   if (!result.ok) {
     await ctx.db.write((tx) =>
       tx.agentCustomProvider.update({ where: { id }, data: { discoveryStatus: 'FAILED', lastDiscoveryError: result.error } }),
@@ -236,10 +242,7 @@ export async function validateProvider(
       customHeaders: validateCustomHeaders(input.customHeaders ?? [], apiKeyHeader, 'input.customHeaders'),
     };
   }
-  const result: DiscoveryResult = await discoverModels(discoveryTarget, {
-    timeoutMs: ctx.services.config.DISCOVERY_VALIDATE_TIMEOUT_MS,
-    denyPrivateNetworks: ctx.services.config.DISCOVERY_DENY_PRIVATE_NETWORKS,
-  });
+  const result = await discover(ctx, 'validate', discoveryTarget, ctx.services.config.DISCOVERY_VALIDATE_TIMEOUT_MS);
   // Nothing is stored but the audit event.
   await op.commit(async () => undefined);
   return result.ok

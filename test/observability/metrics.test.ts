@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
+import { fakeProvider, json } from '../providers/fake-provider.ts';
+import { subscribeSse } from '../changes/feed-client.ts';
+import { labelValues, parseSamples, sum, type Sample } from './prometheus.ts';
+
+const onPostgres = Boolean(process.env.DATABASE_URL);
+
+async function scrape(t: TestApp, headers: Record<string, string> = {}): Promise<{ status: number; text: string; type: string | null }> {
+  const response = await t.app.fetch('http://test.local/metrics', { headers });
+  return { status: response.status, text: await response.text(), type: response.headers.get('content-type') };
+}
+
+async function samples(t: TestApp): Promise<Sample[]> {
+  const { status, text } = await scrape(t);
+  expect(status).toBe(200);
+  return parseSamples(text);
+}
+
+describe('GET /metrics', () => {
+  let t: TestApp;
+  let org: { id: string; token: string };
+  let provider: Awaited<ReturnType<typeof fakeProvider>>;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    org = await t.organization('Metrics Org');
+    provider = await fakeProvider();
+  });
+  afterAll(async () => {
+    await provider.close();
+    await t.close();
+  });
+
+  it('counts exactly the requests made, by operation name, type and status', async () => {
+    const before = await samples(t);
+    const labels = { operationName: 'CountedWorkspaces', operationType: 'query' };
+    for (let i = 0; i < 7; i++) ok(await t.request('query CountedWorkspaces { workspaces { totalCount } }', {}, { token: org.token }));
+    const after = await samples(t);
+    const moved = (name: string, extra: Record<string, string> = {}) => sum(after, name, { ...labels, ...extra }) - sum(before, name, { ...labels, ...extra });
+    expect(moved('graphql_yoga_http_duration_count', { statusCode: '200' })).toBe(7);
+    expect(moved('graphql_envelop_request')).toBe(7);
+    expect(moved('graphql_envelop_phase_execute_count')).toBe(7);
+    expect(moved('graphql_envelop_phase_validate_count')).toBeGreaterThan(0);
+    expect(sum(after, 'graphql_envelop_phase_parse_count')).toBeGreaterThan(0);
+    const transactions = { scope: 'tenant', outcome: 'commit' };
+    expect(
+      sum(after, 'mcp_db_transaction_duration_seconds_count', transactions) - sum(before, 'mcp_db_transaction_duration_seconds_count', transactions),
+    ).toBeGreaterThanOrEqual(7);
+  });
+
+  it('counts errors by the code the client receives', async () => {
+    const before = await samples(t);
+    expect(codes(await t.request('query Broken { workspaces { ', {}, { token: org.token }))).toEqual(['GRAPHQL_PARSE_FAILED']);
+    expect(codes(await t.request('query Unknown { noSuchField }', {}, { token: org.token }))).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(codes(await t.request('query Anonymousless { workspaces { totalCount } }', {}, { token: 'not-a-token' }))).toEqual(['UNAUTHENTICATED']);
+    const missing = 'mutation DeleteMissing { deleteWorkspace(input: { id: "V29ya3NwYWNlOjAwMDAwMDAwLTAwMDAtNDAwMC04MDAwLTAwMDAwMDAwMDAwMA==" }) { deletedId } }';
+    expect(codes(await t.request(missing, {}, { token: org.token }))).toEqual(['NOT_FOUND']);
+    const after = await samples(t);
+    const moved = (code: string, phase: string) =>
+      sum(after, 'graphql_envelop_error_result', { code, phase }) - sum(before, 'graphql_envelop_error_result', { code, phase });
+    expect(moved('GRAPHQL_PARSE_FAILED', 'parse')).toBe(1);
+    expect(moved('GRAPHQL_VALIDATION_FAILED', 'validate')).toBe(1);
+    expect(moved('UNAUTHENTICATED', 'context')).toBe(1);
+    expect(moved('NOT_FOUND', 'execute')).toBe(1);
+    for (const code of labelValues(after, 'graphql_envelop_error_result', 'code')) expect(code).toMatch(/^[A-Z_]+$/);
+  });
+
+  it('shows discovery runs by kind and outcome, and rate-limit refusals', async () => {
+    const before = await samples(t);
+    provider.answer((_req, res) => json(res, { data: [{ id: 'm-1' }] }));
+    const created = ok(
+      await t.request<any>(
+        'mutation($input: CreateCustomProviderInput!) { createCustomProvider(input: $input) { customProvider { id } } }',
+        { input: { displayName: 'Gateway', baseUrl: provider.url } },
+        { token: org.token },
+      ),
+    ).createCustomProvider.customProvider;
+    ok(await t.request('mutation($id: ID!) { refreshCustomProvider(input: { id: $id }) { upsertedCount } }', { id: created.id }, { token: org.token }));
+    provider.answer((_req, res) => json(res, { error: 'down' }, 503));
+    ok(await t.request('mutation($id: ID!) { validateCustomProvider(input: { id: $id }) { valid } }', { id: created.id }, { token: org.token }));
+    const after = await samples(t);
+    const moved = (labels: Record<string, string>) =>
+      sum(after, 'mcp_discovery_duration_seconds_count', labels) - sum(before, 'mcp_discovery_duration_seconds_count', labels);
+    expect(moved({ kind: 'refresh', outcome: 'succeeded' })).toBe(1);
+    expect(moved({ kind: 'validate', outcome: 'http_error' })).toBe(1);
+  });
+
+  it('shows open subscriptions and the delivery lag of the change feed', async () => {
+    const before = await samples(t);
+    const subscription = subscribeSse(t, org.token);
+    try {
+      await expect.poll(async () => sum(await samples(t), 'mcp_subscriptions_open'), { timeout: 5_000 }).toBe(1);
+      ok(await t.request('mutation { createWorkspace(input: { name: "watched" }) { workspace { id } } }', {}, { token: org.token }));
+      await subscription.waitFor(1);
+      const after = await samples(t);
+      expect(sum(after, 'mcp_change_feed_delivery_lag_seconds_count') - sum(before, 'mcp_change_feed_delivery_lag_seconds_count')).toBe(1);
+    } finally {
+      subscription.close();
+    }
+    await expect.poll(async () => sum(await samples(t), 'mcp_subscriptions_open'), { timeout: 5_000 }).toBe(0);
+  });
+
+  it('shows the pool on PostgreSQL and Node default metrics, in Prometheus text without tenant data', async () => {
+    const { text, type } = await scrape(t);
+    expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
+    const all = parseSamples(text);
+    expect(sum(all, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(all.some((sample) => sample.name === 'nodejs_eventloop_lag_seconds')).toBe(true);
+    if (onPostgres) {
+      expect(labelValues(all, 'mcp_db_pool_connections', 'state')).toEqual(new Set(['in_use', 'idle']));
+      expect(all.some((sample) => sample.name === 'mcp_db_pool_waiting')).toBe(true);
+    } else {
+      expect(all.some((sample) => sample.name.startsWith('mcp_db_pool_'))).toBe(false);
+    }
+    // Nothing of a tenant: not its id, name, token subject, nor an argument value sent above.
+    for (const tenantData of [org.id, 'Metrics Org', 'tester', 'watched', 'Gateway', provider.url, 'm-1']) expect(text).not.toContain(tenantData);
+  });
+});
+
+describe('GET /metrics guard and switch', () => {
+  it('labels only executed operation names, at most METRICS_MAX_OPERATION_NAMES of them; the rest share one value', async () => {
+    const t = await startTestApp({ METRICS_MAX_OPERATION_NAMES: '2' });
+    try {
+      const org = await t.organization();
+      // Never executed: refused before execution (no valid token), or not valid.
+      expect(codes(await t.request('query NeverAuthenticated { workspaces { totalCount } }', {}, { token: 'bad' }))).toEqual(['UNAUTHENTICATED']);
+      expect(codes(await t.request('query NeverValid { nope }', {}, { token: org.token }))).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      for (const name of ['First', 'Second', 'Third', 'Fourth']) ok(await t.request(`query ${name} { workspaces { totalCount } }`, {}, { token: org.token }));
+      ok(await t.request('{ workspaces { totalCount } }', {}, { token: org.token }));
+      const all = await samples(t);
+      expect(labelValues(all, 'graphql_yoga_http_duration_count', 'operationName')).toEqual(new Set(['First', 'Second', '(other)', '(anonymous)']));
+      expect(sum(all, 'graphql_envelop_request', { operationName: '(other)' })).toBe(2);
+      expect(sum(all, 'graphql_envelop_request', { operationName: 'First' })).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+
+  it('answers only the configured bearer token when METRICS_TOKEN is set, and never counts against the rate limit', async () => {
+    const token = 'metrics-token-0123456789abcdef';
+    const t = await startTestApp({ METRICS_TOKEN: token, RATE_LIMIT_POINTS: '2' });
+    try {
+      expect((await scrape(t)).status).toBe(401);
+      expect((await scrape(t, { authorization: 'Bearer wrong-token-0123456789abcdef' })).status).toBe(401);
+      expect((await scrape(t, { authorization: token })).status).toBe(401);
+      const org = await t.organization();
+      for (let i = 0; i < 2; i++) ok(await t.request('{ workspaces { totalCount } }', {}, { token: org.token }));
+      expect(codes(await t.request('{ workspaces { totalCount } }', {}, { token: org.token }))).toEqual(['RATE_LIMITED']);
+      for (let i = 0; i < 5; i++) {
+        const scraped = await scrape(t, { authorization: `Bearer ${token}` });
+        expect(scraped.status).toBe(200);
+        expect(sum(parseSamples(scraped.text), 'mcp_rate_limited_total', { limit: 'requests' })).toBe(1);
+      }
+      const post = await t.app.fetch('http://test.local/metrics', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      expect(post.status).toBe(405);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is not served with METRICS_ENABLED=false', async () => {
+    const t = await startTestApp({ METRICS_ENABLED: 'false' });
+    try {
+      expect(t.services.metrics).toBeUndefined();
+      expect((await scrape(t)).status).toBe(404);
+      const org = await t.organization();
+      ok(await t.request('{ workspaces { totalCount } }', {}, { token: org.token }));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses a METRICS_TOKEN too short to be a secret', async () => {
+    await expect(startTestApp({ METRICS_TOKEN: 'short' })).rejects.toThrow(/METRICS_TOKEN/);
+  });
+});
