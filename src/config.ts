@@ -56,10 +56,11 @@ const envSchema = z.object({
   MAX_SUBSCRIPTIONS: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
   MAX_SUBSCRIPTIONS_PER_ACTOR: z.coerce.number().int().min(0).max(10_000).default(20),
   RESPONSE_CACHE_MAX_BYTES: z.coerce.number().int().min(0).max(4 * 1024 ** 3).default(32 * 1024 * 1024),
-  // Metrics (see README, "Metrics").
+  // Operations (see README, "Metrics" and "Tracing").
   METRICS_ENABLED: boolFromEnv.default(true),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16).max(1000).optional()),
   METRICS_MAX_OPERATION_NAMES: z.coerce.number().int().min(0).max(10_000).default(100),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -1,82 +1,18 @@
-import http from 'node:http';
 import { assertSupportedRuntime, loadConfig } from './config.ts';
-import { createLogger } from './observability/logger.ts';
-import { resolveSecrets } from './security/secrets.ts';
-import { startServices, stopServices } from './bootstrap.ts';
-import { createApp } from './http/server.ts';
-import { attachWebSocket } from './http/websocket.ts';
-import { ensureDemoTenant } from './modules/tenancy/demo.ts';
-import { mintToken } from './security/tokens.ts';
 
+/**
+ * The process entry. With OTEL_EXPORTER_OTLP_ENDPOINT set, tracing starts before the
+ * rest of the service is imported, because its instrumentations patch `http` and `pg`
+ * as those load; without it, nothing of the OpenTelemetry SDK is loaded at all.
+ */
 async function main() {
   assertSupportedRuntime();
-  const baseConfig = loadConfig();
-  const logger = createLogger(baseConfig.LOG_LEVEL);
-  const config = resolveSecrets(baseConfig, logger);
-  const services = await startServices(config, logger);
-
-  let graphiqlToken: string | undefined;
-  if (config.NODE_ENV !== 'production' && config.AUTH_JWT_SECRET) {
-    const organization = await ensureDemoTenant(services);
-    graphiqlToken = await mintToken(config.AUTH_JWT_SECRET, {
-      subject: 'dev-admin',
-      organizationId: organization.id,
-      scopes: ['*'],
-      issuer: config.AUTH_ISSUER,
-      audience: config.AUTH_AUDIENCE,
-    });
-  }
-
-  let stopping = false;
-  const app = createApp(services, { graphiqlToken, isDraining: () => stopping });
-  const server = http.createServer(app);
-  const websockets = attachWebSocket(server, app, services);
-  services.changeFeed.startRetention();
-  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  const url = `http://localhost:${port}/graphql`;
-  logger.info({ url, database: services.database.kind, node: process.versions.node }, 'model control plane listening');
-  if (graphiqlToken) {
-    // Printed plainly, not logged: it is meant for the person starting the server.
-    process.stdout.write(
-      `\nGraphiQL: ${url}  (the token below is pre-filled there)\nDevelopment admin token (12 h, all scopes):\n${graphiqlToken}\n\n`,
-    );
-  }
-
-  // Shutdown: fail readiness and keep serving for SHUTDOWN_DRAIN_MS (so balancers
-  // stop routing here and every connection already queued is read), then complete
-  // every subscription (clients resume elsewhere from their last cursor), stop
-  // accepting, finish in-flight requests, and close the database.
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, drainMs: config.SHUTDOWN_DRAIN_MS }, 'shutting down: draining');
-    setTimeout(() => void closeServer(), config.SHUTDOWN_DRAIN_MS);
-  };
-  const closeServer = async () => {
-    const force = setTimeout(() => {
-      logger.warn('shutdown grace period over; closing remaining connections');
-      server.closeAllConnections();
-    }, config.SHUTDOWN_GRACE_MS);
-    force.unref();
-    await services.changeFeed.close();
-    await websockets.close().catch((error: unknown) => logger.warn({ err: error }, 'error while closing WebSocket connections'));
-    server.close(() => {
-      void stopServices(services).then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'error while closing the database');
-          process.exit(1);
-        },
-      );
-    });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const config = loadConfig();
+  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? (await import('./observability/tracing.ts')).startTracing({ postgres: config.DATABASE_URL !== undefined })
+    : undefined;
+  const { serve } = await import('./serve.ts');
+  await serve(config, tracing);
 }
 
 main().catch((error: unknown) => {

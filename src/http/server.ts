@@ -32,6 +32,8 @@ export interface AppOptions {
   graphiqlToken?: string;
   /** True once shutdown has begun: readiness fails so load balancers stop routing here. */
   isDraining?: () => boolean;
+  /** GraphQL execution spans, when tracing is on (observability/tracing.ts). */
+  tracing?: Plugin;
 }
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
@@ -193,6 +195,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       useGraphQlJit(),
       useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
+      ...(options.tracing ? [options.tracing] : []),
       ...(recorded ? [recorded.admission] : []),
     ],
     context: async ({ request }) => {
