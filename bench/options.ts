@@ -19,6 +19,8 @@ export interface BenchOptions {
   keepDatabase: boolean;
   /** Hard limit for the whole run; everything is stopped past it. */
   maxSeconds: number;
+  /** Whether the service runs with its metrics (METRICS_ENABLED), to measure what they cost. */
+  serviceMetrics: boolean;
 }
 
 function number(name: string, fallback: number, min: number, max: number): number {
@@ -39,6 +41,13 @@ function list(name: string): Set<string> {
       .map((s) => s.trim())
       .filter(Boolean),
   );
+}
+
+function onOff(name: string, fallback: boolean): boolean {
+  const raw = (process.env[name] ?? '').trim();
+  if (raw === '') return fallback;
+  if (raw !== 'on' && raw !== 'off') throw new Error(`${name} must be on or off (got ${JSON.stringify(raw)})`);
+  return raw === 'on';
 }
 
 export const ALL_TARGETS = ['ours', 'postgraphile', 'handwritten'] as const;
@@ -69,6 +78,7 @@ export function loadOptions(): BenchOptions {
     targets: targets.size > 0 ? targets : new Set(ALL_TARGETS),
     keepDatabase: ['1', 'true'].includes(process.env.BENCH_KEEP_DB ?? ''),
     maxSeconds: number('BENCH_MAX_SECONDS', 900, 30, 3600),
+    serviceMetrics: onOff('BENCH_METRICS', true),
   };
 }
 

@@ -81,6 +81,8 @@ export interface BenchReport {
     connections: number;
     database: string;
     seed: number;
+    /** METRICS_ENABLED of the service. */
+    serviceMetrics: boolean;
   };
   machine: Machine;
   dataset: Omit<Dataset, 'visibleCatalogIds'>;
@@ -175,7 +177,8 @@ export function renderMarkdown(report: BenchReport): string {
       `Commit ${m.gitCommit}.`,
   );
   lines.push(
-    `Load: autocannon, ${s.connections} connections, ${s.seconds} s measured after ${s.warmupSeconds} s warm-up per scenario and target, all on 127.0.0.1.`,
+    `Load: autocannon, ${s.connections} connections, ${s.seconds} s measured after ${s.warmupSeconds} s warm-up per scenario and target, all on 127.0.0.1. ` +
+      `Service metrics ${s.serviceMetrics ? 'on' : 'off'}.`,
   );
   lines.push(
     `Dataset (seed ${s.seed}): ${d.counts.organizations} organizations, ${d.counts.workspaces} workspaces, ${d.counts.customProviders} custom providers, ` +

@@ -7,7 +7,8 @@
  * Settings (environment): BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2),
  * BENCH_CONNECTIONS (10), BENCH_ONLY (e.g. Q0,Q1), BENCH_TARGETS
  * (ours,postgraphile,handwritten), BENCH_PG_URL, BENCH_DB (mcp_bench), BENCH_SEED,
- * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900).
+ * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900), BENCH_METRICS (on, or off to run the service
+ * with METRICS_ENABLED=false).
  */
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -148,7 +149,7 @@ interface TargetSetup {
   env: NodeJS.ProcessEnv;
 }
 
-function targetSetup(target: TargetName, dbUrl: string, port: number, secret: string): TargetSetup {
+function targetSetup(target: TargetName, options: BenchOptions, dbUrl: string, port: number, secret: string): TargetSetup {
   const common = { ...process.env, NODE_ENV: 'production', DATABASE_URL: dbUrl, PORT: String(port), AUTH_JWT_SECRET: secret };
   switch (target) {
     case 'ours': {
@@ -172,6 +173,9 @@ function targetSetup(target: TargetName, dbUrl: string, port: number, secret: st
           AUTH_AUDIENCE: '',
           DB_ENCRYPTION_KEYS_PREVIOUS: '',
           DATA_DIR: path.join(os.tmpdir(), 'mcp-bench-data'),
+          METRICS_ENABLED: String(options.serviceMetrics),
+          METRICS_TOKEN: '',
+          OTEL_EXPORTER_OTLP_ENDPOINT: '',
         },
       };
     }
@@ -210,7 +214,7 @@ async function benchTarget(
   const proxy = new CountingProxy(pgServer.hostname === 'localhost' ? '127.0.0.1' : pgServer.hostname, Number(pgServer.port || 5432));
   const proxyPort = await proxy.start();
   const port = await freePort();
-  const setup = targetSetup(target, databaseUrl(options.pgUrl, options.database, proxyPort), port, secret);
+  const setup = targetSetup(target, options, databaseUrl(options.pgUrl, options.database, proxyPort), port, secret);
   const started = Date.now();
   let server: ServerProcess | undefined;
   try {
@@ -431,6 +435,7 @@ async function main(): Promise<void> {
       connections: options.connections,
       database: options.database,
       seed: options.seed,
+      serviceMetrics: options.serviceMetrics,
     },
     machine,
     dataset: datasetSummary,
