@@ -174,8 +174,9 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       defaultQuery: '{\n  viewer {\n    subject\n    scopes\n    organization { name }\n  }\n}\n',
       ...(options.graphiqlToken ? { headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) } : {}),
     },
-    // Order matters: hooks run in this order, and the hooks that follow an execution
-    // (error codes, then metrics) run for every plugin before the one that stopped it.
+    // Hooks run in this order. Error codes, then metrics, come before every plugin that
+    // can stop an execution, so their after-execution hooks see every result, stopped
+    // ones included; the metrics admit operation names only after all those checks.
     plugins: [
       ...(metrics ? [useMetricsEndpoint(metrics, config.METRICS_TOKEN)] : []),
       useRequestSizeLimit(config.MAX_REQUEST_BYTES),

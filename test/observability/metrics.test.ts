@@ -66,7 +66,7 @@ describe('GET /metrics', () => {
     for (const code of labelValues(after, 'graphql_envelop_error_result', 'code')) expect(code).toMatch(/^[A-Z_]+$/);
   });
 
-  it('shows discovery runs by kind and outcome, and rate-limit refusals', async () => {
+  it('shows discovery runs by kind and outcome', async () => {
     const before = await samples(t);
     provider.answer((_req, res) => json(res, { data: [{ id: 'm-1' }] }));
     const created = ok(
