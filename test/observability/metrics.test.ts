@@ -161,6 +161,24 @@ describe('GET /metrics guard and switch', () => {
     }
   });
 
+  it('counts subscriptions refused by the per-actor limit', async () => {
+    const t = await startTestApp({ MAX_SUBSCRIPTIONS_PER_ACTOR: '1' });
+    const org = await t.organization();
+    const first = subscribeSse(t, org.token);
+    try {
+      await expect.poll(async () => sum(await samples(t), 'mcp_subscriptions_open'), { timeout: 5_000 }).toBe(1);
+      const second = subscribeSse(t, org.token);
+      await second.done;
+      expect(second.errors.length).toBeGreaterThan(0);
+      const all = await samples(t);
+      expect(sum(all, 'mcp_rate_limited_total', { limit: 'subscriptions_per_actor' })).toBe(1);
+      expect(sum(all, 'mcp_subscriptions_open')).toBe(1);
+    } finally {
+      first.close();
+      await t.close();
+    }
+  });
+
   it('is not served with METRICS_ENABLED=false', async () => {
     const t = await startTestApp({ METRICS_ENABLED: 'false' });
     try {
