@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, type TestApp } from '../support/harness.ts';
+import pg from 'pg';
 import { scopedTransaction } from '../../src/db/scope.ts';
+import { createTestDatabase } from '../support/database.ts';
 import { feedHead, readFeed, subscribeSse, subscribeWs, type Subscription } from './feed-client.ts';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
@@ -108,6 +110,29 @@ describe('feed order under concurrent writers', () => {
     expect(feed).toHaveLength(2);
     expect(await subscriber.waitFor(2)).toEqual(feed);
     subscriber.close();
+  });
+
+  it.skipIf(!onPostgres)('is not held back by a long transaction of another database on the same server', async () => {
+    const [main] = instances;
+    const org = await main!.organization();
+    const subscriber = subscribeSse(main!, org.token, { after: await feedHead(main!, org.token) });
+    const elsewhere = await createTestDatabase();
+    const client = new pg.Client({ connectionString: elsewhere.databaseUrl });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('CREATE TABLE held (id int)');
+      await client.query('INSERT INTO held VALUES (1)');
+      // That transaction has an id, older than any of what follows, and stays open.
+      ok(await main!.request(CREATE_WORKSPACE, { name: 'not held back' }, { token: org.token }));
+      await subscriber.waitFor(1, 3_000);
+      expect(await readFeed(main!, org.token, null, { subjectTypes: ['WORKSPACE'] })).toHaveLength(1);
+    } finally {
+      await client.query('ROLLBACK').catch(() => {});
+      await client.end();
+      await elsewhere.drop();
+      subscriber.close();
+    }
   });
 
   it.skipIf(!onPostgres)('keeps delivering while the notification connection is down, and reconnects it', async () => {

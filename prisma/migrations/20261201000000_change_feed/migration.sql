@@ -7,10 +7,11 @@
 -- Order. `id` is handed out before commit, so on its own it is not commit order: a
 -- transaction that took id 5 may commit after one that took id 6. Each event also
 -- carries its transaction's id (`xid`, assigned at the transaction's first write), and
--- the feed is read in (xid, id) order and only below the oldest transaction still in
--- flight (pg_snapshot_xmin of the reading statement's snapshot). Nothing can commit
--- below that bound any more, so a reader never skips an event that commits later, and
--- a transaction that committed before another one started always has the smaller xid.
+-- the feed is read in (xid, id) order and only below the oldest transaction of this
+-- database still in flight in the reading statement's snapshot (change_feed_bound).
+-- Nothing can commit below that bound any more, so a reader never skips an event that
+-- commits later, and a transaction that committed before another one started always
+-- has the smaller xid.
 
 DO $$
 BEGIN
@@ -70,6 +71,23 @@ CREATE POLICY "change_event_tenant_read" ON "change_event" FOR SELECT TO mcp_app
 CREATE POLICY "change_event_insert" ON "change_event" FOR INSERT
     WITH CHECK ("organization_id" IS NOT DISTINCT FROM NULLIF(current_setting('app.current_org_id', true), '')::uuid);
 CREATE POLICY "change_event_feed" ON "change_event" TO mcp_feed USING (true);
+
+-- The readable end of the feed for the calling statement: the oldest transaction in
+-- flight in its snapshot, or the snapshot's xmax when there is none. Transaction ids
+-- are shared by every database of the server, but only this database's transactions
+-- can write its events: one that the server says is running in another database (or
+-- is prepared there) is left out, so a long transaction elsewhere never holds the feed
+-- back. One that has ended meanwhile may have been this database's and still counts.
+CREATE FUNCTION "change_feed_bound"() RETURNS XID8
+LANGUAGE sql STABLE AS $$
+  SELECT least(pg_snapshot_xmax(s.snapshot), (
+    SELECT min(x.xid) FROM pg_snapshot_xip(s.snapshot) AS x(xid)
+     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                        WHERE a.backend_xid = x.xid::xid AND a.datname IS DISTINCT FROM current_database())
+       AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p
+                        WHERE p.transaction = x.xid::xid AND p.database IS DISTINCT FROM current_database())))
+  FROM (SELECT pg_current_snapshot() AS snapshot) s
+$$;
 
 CREATE FUNCTION "change_feed_actor"() RETURNS VARCHAR
 LANGUAGE sql STABLE AS $$ SELECT NULLIF(current_setting('app.actor_subject', true), '') $$;

@@ -75,10 +75,11 @@ export interface FeedRead {
 }
 
 /**
- * The readable end of the feed: every transaction below the oldest one still in flight
- * has ended, so no event can appear before this position any more.
+ * The readable end of the feed: every transaction of this database below the oldest
+ * one still in flight has ended, so no event can appear before this position any more
+ * (see change_feed_bound in the migration).
  */
-const BOUND = Prisma.sql`pg_snapshot_xmin(pg_current_snapshot())`;
+const BOUND = Prisma.sql`change_feed_bound()`;
 
 function readThrough(rows: EventRow[], limit: number, now: number): FeedPosition {
   const last = rows.at(-1);
