@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /** Benchmark settings, all from the environment with defaults that fit in ~5 minutes. */
 export interface BenchOptions {
   /** Measured seconds per scenario and target. */
@@ -21,6 +23,8 @@ export interface BenchOptions {
   maxSeconds: number;
   /** Whether the service runs with its metrics (METRICS_ENABLED), to measure what they cost. */
   serviceMetrics: boolean;
+  /** Where the service writes a V8 CPU profile of its run (`--cpu-prof`); empty = none. */
+  cpuProfileDir: string;
 }
 
 function number(name: string, fallback: number, min: number, max: number): number {
@@ -79,6 +83,7 @@ export function loadOptions(): BenchOptions {
     keepDatabase: ['1', 'true'].includes(process.env.BENCH_KEEP_DB ?? ''),
     maxSeconds: number('BENCH_MAX_SECONDS', 900, 30, 3600),
     serviceMetrics: onOff('BENCH_METRICS', true),
+    cpuProfileDir: process.env.BENCH_CPU_PROF_DIR ? path.resolve(process.env.BENCH_CPU_PROF_DIR) : '',
   };
 }
 

@@ -8,7 +8,8 @@
  * BENCH_CONNECTIONS (10), BENCH_ONLY (e.g. Q0,Q1), BENCH_TARGETS
  * (ours,postgraphile,handwritten), BENCH_PG_URL, BENCH_DB (mcp_bench), BENCH_SEED,
  * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900), BENCH_METRICS (on, or off to run the service
- * with METRICS_ENABLED=false).
+ * with METRICS_ENABLED=false), BENCH_CPU_PROF_DIR (the service writes a CPU profile
+ * there; `npx tsx bench/cpu-profile.ts <file>` summarizes it).
  */
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -158,7 +159,7 @@ function targetSetup(target: TargetName, options: BenchOptions, dbUrl: string, p
       const start = startCommand(ROOT);
       return {
         command: process.execPath,
-        args: start.args,
+        args: options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, ...start.args] : start.args,
         env: {
           ...common,
           ...start.env,

@@ -1,0 +1,61 @@
+/**
+ * Summarizes a V8 CPU profile (`.cpuprofile`, as `node --cpu-prof` writes it, e.g. with
+ * BENCH_CPU_PROF_DIR): self time by origin (npm package, the service's own bundle, Node
+ * internals, garbage collection, idle) and the functions with the most self time.
+ *
+ *   npx tsx bench/cpu-profile.ts <file.cpuprofile> [top functions, default 30]
+ */
+import fs from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function origin(node: ProfileNode): string {
+  const { url, functionName } = node.callFrame;
+  if (functionName === '(garbage collector)') return 'garbage collection';
+  if (functionName === '(idle)') return 'idle';
+  if (functionName === '(program)') return 'V8 (program)';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  if (url.includes('/dist/')) return 'the service (dist/)';
+  if (url.startsWith('node:') || url === '') return 'Node internals';
+  return url;
+}
+
+const [file, topArg] = process.argv.slice(2);
+if (!file) {
+  console.error('usage: npx tsx bench/cpu-profile.ts <file.cpuprofile> [top]');
+  process.exit(2);
+}
+const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
+const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const selfMicros = new Map<number, number>();
+profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const total = [...selfMicros.values()].reduce((a, b) => a + b, 0);
+
+function table(title: string, totals: Map<string, number>, limit: number): void {
+  console.log(`\n${title}\n\n| share | ms | where |\n| ---: | ---: | --- |`);
+  for (const [name, micros] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, limit)) {
+    console.log(`| ${((100 * micros) / total).toFixed(1)} % | ${(micros / 1000).toFixed(0)} | ${name} |`);
+  }
+}
+
+const byOrigin = new Map<string, number>();
+const byFunction = new Map<string, number>();
+for (const [id, micros] of selfMicros) {
+  const node = byId.get(id)!;
+  const where = origin(node);
+  byOrigin.set(where, (byOrigin.get(where) ?? 0) + micros);
+  const name = `${node.callFrame.functionName || '(anonymous)'} — ${where}:${node.callFrame.lineNumber + 1}`;
+  byFunction.set(name, (byFunction.get(name) ?? 0) + micros);
+}
+console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled`);
+table('Self time by origin', byOrigin, 25);
+table('Functions with the most self time', byFunction, Number(topArg ?? 30));
