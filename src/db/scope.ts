@@ -52,13 +52,18 @@ interface TransactionScope {
   limits: TransactionLimits;
   /** Set by the adapter when the transaction's connection failed. */
   lost?: LostOutcome;
+  /** Told the snapshot of the transaction's first statement (see SCOPE_SQL). */
+  onSnapshot?: (snapshot: string) => void;
 }
 
 const startingTransaction = new AsyncLocalStorage<TransactionScope>();
 
+// It also returns the snapshot the transaction starts from: an answer computed in the
+// transaction reflects at least every commit visible in it (the response cache keeps
+// it with the answer instead of asking for it in a statement of its own).
 const SCOPE_SQL = `SELECT set_config('role', $1, true), set_config('app.current_org_id', $2, true),
   set_config('app.current_workspace_id', $3, true), set_config('statement_timeout', $4, true),
-  set_config('app.actor_subject', $5, true)`;
+  set_config('app.actor_subject', $5, true), pg_current_snapshot()::text`;
 const TEXT_ARGUMENT = { scalarType: 'string', arity: 'scalar' } as const;
 
 function scopeQuery({ scope, limits }: TransactionScope): SqlQuery {
@@ -110,10 +115,10 @@ function watchConnection(transaction: Transaction, state: TransactionScope): Tra
  * Wraps a driver adapter so that every transaction begins with its scope statement,
  * sent straight to the driver right after BEGIN rather than as a Prisma query of its
  * own (which cost more CPU than the page it scoped). The scope comes from the
- * scopedTransaction call that started the transaction (async context); a transaction
- * started any other way is refused, never run unscoped. `onScope` sees the statement,
- * as Prisma's query log would. Every transaction's connection is watched (see
- * watchConnection).
+ * scopedTransaction call that started the transaction (async context), which is told
+ * the snapshot it returns; a transaction started any other way is refused, never run
+ * unscoped. `onScope` sees the statement, as Prisma's query log would. Every
+ * transaction's connection is watched (see watchConnection).
  */
 export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?: (sql: string) => void): SqlDriverAdapterFactory {
   const scoping = (adapter: SqlDriverAdapter): SqlDriverAdapter => ({
@@ -136,7 +141,8 @@ export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?
       }
       try {
         onScope?.(SCOPE_SQL);
-        await transaction.executeRaw(scopeQuery(current));
+        const { rows } = await transaction.queryRaw(scopeQuery(current));
+        current.onSnapshot?.(rows[0]![5] as string);
       } catch (error) {
         await transaction.rollback().catch(() => {});
         throw error;
@@ -169,9 +175,10 @@ async function runScoped<T>(prisma: PrismaClient, state: TransactionScope, fn: (
   }
 }
 
-const stateFor = (prisma: PrismaClient, scope: DbScope): TransactionScope => ({
+const stateFor = (prisma: PrismaClient, scope: DbScope, onSnapshot?: (snapshot: string) => void): TransactionScope => ({
   scope,
   limits: (settingsByClient.get(prisma) ?? DEFAULT_SETTINGS).limits,
+  onSnapshot,
 });
 
 /**
@@ -179,8 +186,13 @@ const stateFor = (prisma: PrismaClient, scope: DbScope): TransactionScope => ({
  * A transaction whose connection failed rejects with ConnectionLost, saying whether
  * COMMIT was in flight.
  */
-export function scopedTransaction<T>(prisma: PrismaClient, scope: DbScope, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return runScoped(prisma, stateFor(prisma, scope), fn);
+export function scopedTransaction<T>(
+  prisma: PrismaClient,
+  scope: DbScope,
+  fn: (tx: Tx) => Promise<T>,
+  onSnapshot?: (snapshot: string) => void,
+): Promise<T> {
+  return runScoped(prisma, stateFor(prisma, scope, onSnapshot), fn);
 }
 
 /** A transaction kept open until `end` is called, for several callers to share. */
@@ -193,12 +205,12 @@ export interface HeldTransaction {
   readonly lost: LostOutcome | undefined;
 }
 
-export function heldTransaction(prisma: PrismaClient, scope: DbScope): HeldTransaction {
+export function heldTransaction(prisma: PrismaClient, scope: DbScope, onSnapshot?: (snapshot: string) => void): HeldTransaction {
   let opened!: (tx: Tx) => void;
   let release!: () => void;
   const tx = new Promise<Tx>((resolve) => (opened = resolve));
   const released = new Promise<void>((resolve) => (release = resolve));
-  const state = stateFor(prisma, scope);
+  const state = stateFor(prisma, scope, onSnapshot);
   const finished = runScoped(prisma, state, async (held) => {
     opened(held);
     await released;

@@ -19,6 +19,8 @@ export class RequestDb {
   #sharing = false;
   #shared?: HeldTransaction;
   #connectionLost = false;
+  #snapshots: string[] = [];
+  readonly #noteSnapshot = (snapshot: string) => void this.#snapshots.push(snapshot);
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -49,13 +51,13 @@ export class RequestDb {
    * COMMIT per request rather than per database call.
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    if (!this.#sharing) return retryOnceIfLost(() => scopedTransaction(this.prisma, this.scope, fn));
+    if (!this.#sharing) return retryOnceIfLost(() => scopedTransaction(this.prisma, this.scope, fn, this.#noteSnapshot));
     return this.#inShared(fn);
   }
 
   /** One tenant transaction that writes; a lost connection fails it with ConnectionLost. Shared like `transaction`. */
   write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    if (!this.#sharing) return scopedTransaction(this.prisma, this.scope, fn);
+    if (!this.#sharing) return scopedTransaction(this.prisma, this.scope, fn, this.#noteSnapshot);
     return this.#inShared(fn);
   }
 
@@ -70,7 +72,7 @@ export class RequestDb {
   }
 
   #inShared<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const shared = (this.#shared ??= heldTransaction(this.prisma, this.scope));
+    const shared = (this.#shared ??= heldTransaction(this.prisma, this.scope, this.#noteSnapshot));
     return shared.tx.then(fn).catch((error: unknown) => {
       // A refusal (NOT_FOUND, FORBIDDEN, …) leaves the transaction usable. A failed
       // statement aborts it: it ends now, freeing its connection, and later reads get
@@ -110,7 +112,15 @@ export class RequestDb {
 
   /** One platform transaction (platform catalog, organizations); it writes, so it is never run twice. */
   platformTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return scopedTransaction(this.prisma, { kind: 'platform', actorSubject: this.principal.subject }, fn);
+    return scopedTransaction(this.prisma, { kind: 'platform', actorSubject: this.principal.subject }, fn, this.#noteSnapshot);
+  }
+
+  /**
+   * The snapshot everything this request read was read in, when it read in exactly one
+   * transaction (a query operation's shared one); undefined otherwise.
+   */
+  get readSnapshot(): string | undefined {
+    return this.#snapshots.length === 1 ? this.#snapshots[0] : undefined;
   }
 
   /** A tenant-scoped client for queries a library issues itself; shares reads like `transaction`. */

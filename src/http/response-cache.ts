@@ -28,32 +28,42 @@ interface DocumentRule {
 }
 
 interface Entry {
-  /** The snapshot taken just before the answer was computed. */
+  /** The snapshot the answer was read in. */
   snapshot: string;
+  /** The answer as it was sent; only the text is kept (hits are sent as it is). */
   json: string;
-  data: ExecutionResult['data'];
 }
+
+type ExecuteHooks = Exclude<Awaited<ReturnType<NonNullable<Plugin<Context>['onExecute']>>>, void>;
 
 /** Keys beyond this (large variables) are not cached. */
 const MAX_KEY_LENGTH = 4_096;
+/** Bytes of keys remembered as asked once (see `askedOnce`). */
+const ASKED_ONCE_BYTES = 2 * 1024 * 1024;
 
 /**
  * A response cache that is never stale: a cached answer is served only when no change
- * of its organization or of the platform catalog has committed since the snapshot
- * taken before it was computed — one statement per request
- * (`change_feed_changed_since`), on whichever instance the change committed. Query
+ * of its organization or of the platform catalog has committed since the snapshot it
+ * was read in — one statement per hit (`change_feed_changed_since`), on whichever
+ * instance the change committed; a miss costs no statement of its own (the snapshot
+ * comes with the transaction's scope statement, see RequestDb.readSnapshot). Query
  * operations only, and only documents whose every field may be cached. The key is
  * everything the answer depends on: the document, operation and variables, the
  * organization, workspace binding and scopes, and the token's subject and actor type
  * when the document reads `viewer`. Hits skip the database work and the serialization
  * (the cached JSON is sent as it is); the query limits and the rate limit run before.
+ * An answer is kept from the second time its question is asked.
  */
 export function useResponseCache(options: { schema: GraphQLSchema; database: Database; maxBytes: number }): Plugin<Context> {
   const entries = new LRUCache<string, Entry>({
     maxSize: options.maxBytes,
-    // UTF-16 text twice (the JSON and the parsed answer) plus the key.
-    sizeCalculation: (entry, key) => 4 * entry.json.length + 2 * key.length + 64,
+    // UTF-16 at worst, for the JSON and the key.
+    sizeCalculation: (entry, key) => 2 * (entry.json.length + key.length) + 64,
   });
+  // An answer is kept from the second time its question is asked: a question asked once
+  // (a cursor deep in a list, a one-off filter) neither costs the memory and garbage
+  // collection of an entry nor pushes out the answers asked again and again.
+  const askedOnce = new LRUCache<string, true>({ maxSize: ASKED_ONCE_BYTES, sizeCalculation: (_value, key) => 2 * key.length + 64 });
   const rules = new WeakMap<DocumentNode, Map<string, DocumentRule>>();
   const scopeKeys = new WeakMap<Principal, string>();
   let documents = 0;
@@ -76,12 +86,12 @@ export function useResponseCache(options: { schema: GraphQLSchema; database: Dat
     return key;
   };
 
-  const check = async (organizationId: string, since: string | null) => {
-    const [row] = await options.database.query<{ snapshot: string; changed: boolean }>(
-      'SELECT snapshot, changed FROM change_feed_changed_since($1::uuid, $2::pg_snapshot)',
+  const check = async (organizationId: string, since: string) => {
+    const [row] = await options.database.query<{ changed: boolean }>(
+      'SELECT changed FROM change_feed_changed_since($1::uuid, $2::pg_snapshot)',
       [organizationId, since],
     );
-    return row!;
+    return row!.changed;
   };
 
   return {
@@ -102,28 +112,37 @@ export function useResponseCache(options: { schema: GraphQLSchema; database: Dat
         JSON.stringify(args.variableValues ?? {}),
       ].join('\u0000');
       if (key.length > MAX_KEY_LENGTH) return;
+      const fill: ExecuteHooks = {
+        onExecuteDone({ result, setResult }) {
+          if (isAsyncIterable(result) || result.errors?.length || !result.data) return;
+          // Only an answer read in one transaction has one snapshot to be checked against.
+          const snapshot = (args.contextValue as Context).db.readSnapshot;
+          if (snapshot === undefined) return;
+          // Stored when the answer is serialized for the response: once, as it is sent.
+          const serialize = (result as { stringify?: (r: unknown) => string }).stringify ?? JSON.stringify;
+          setResult({
+            ...result,
+            stringify: (sent: ExecutionResult) => {
+              const json = serialize(sent);
+              entries.set(key, { snapshot, json });
+              return json;
+            },
+          } as ExecutionResult);
+        },
+      };
       const cached = entries.get(key);
-      return check(principal.organizationId, cached?.snapshot ?? null).then(({ snapshot, changed }) => {
-        if (cached && !changed) {
-          setResultAndStopExecution({ data: cached.data, stringify: () => cached.json } as ExecutionResult);
+      if (!cached) {
+        if (askedOnce.delete(key)) return fill;
+        askedOnce.set(key, true);
+        return;
+      }
+      return check(principal.organizationId, cached.snapshot).then((changed) => {
+        if (!changed) {
+          setResultAndStopExecution({ data: null, stringify: () => cached.json } as ExecutionResult);
           return;
         }
-        if (cached) entries.delete(key);
-        return {
-          onExecuteDone({ result, setResult }) {
-            if (isAsyncIterable(result) || result.errors?.length || !result.data) return;
-            // Stored when the answer is serialized for the response: once, as it is sent.
-            const serialize = (result as { stringify?: (r: unknown) => string }).stringify ?? JSON.stringify;
-            setResult({
-              ...result,
-              stringify: (sent: ExecutionResult) => {
-                const json = serialize(sent);
-                entries.set(key, { snapshot, json, data: result.data });
-                return json;
-              },
-            } as ExecutionResult);
-          },
-        };
+        entries.delete(key);
+        return fill;
       }, (error: unknown) => {
         setResultAndStopExecution({ errors: [maskedFailure(error, args.contextValue as Context)] });
       });
