@@ -214,7 +214,9 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       return {
         requestId,
         principal,
-        logger: logger.child({ requestId }),
+        // Not a child logger per request: every line a request logs names its requestId
+        // itself, and a child costs a redaction pass over its bindings on every request.
+        logger,
         services,
         db: new RequestDb(database.prisma, principal),
         loaders: new Map(),
