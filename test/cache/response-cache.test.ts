@@ -107,6 +107,7 @@ describe('response cache', () => {
     }
   });
 
+  // It starts two services of its own.
   it('is bounded by bytes (least recently used answers go first) and can be turned off', async () => {
     const small = await startTestApp({ RATE_LIMIT_POINTS: '0', RESPONSE_CACHE_MAX_BYTES: '100000' }, { onQuery: () => statements++ });
     const off = await startTestApp({ RATE_LIMIT_POINTS: '0', RESPONSE_CACHE_MAX_BYTES: '0' }, { onQuery: () => statements++ });
@@ -132,7 +133,7 @@ describe('response cache', () => {
       await small.close();
       await off.close();
     }
-  });
+  }, 90_000);
 
   it.skipIf(!onPostgres)('shows a commit through another instance in the very next answer, 20 times in a row', async () => {
     const other = await startTestApp({ DATABASE_URL: t.config.DATABASE_URL!, RATE_LIMIT_POINTS: '0' });
