@@ -9,6 +9,8 @@ import { createRateLimiter } from './http/rate-limit.ts';
 import { PLATFORM_MODELS_FILE, seedPlatformCatalog } from './modules/catalog/platform.ts';
 import { ChangeFeed } from './modules/changes/hub.ts';
 import { Metrics } from './observability/metrics.ts';
+import { loadTrustedDocuments } from './http/trusted-documents.ts';
+import { schema } from './schema.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -22,6 +24,8 @@ export async function startServices(
 ): Promise<Services> {
   if (!config.DB_ENCRYPTION_KEY) throw new Error('DB_ENCRYPTION_KEY is not set');
   const secretBox = SecretBox.fromConfig(config.DB_ENCRYPTION_KEY, config.DB_ENCRYPTION_KEYS_PREVIOUS);
+  // Before the database opens: a bad manifest stops startup at once.
+  const trustedDocuments = loadTrustedDocuments(config, schema);
   const metrics = config.METRICS_ENABLED ? new Metrics() : undefined;
   const database = await openDatabase({
     onTransactionEnd: metrics && ((scope, outcome, seconds) => metrics.transactionEnded(scope, outcome, seconds)),
@@ -53,6 +57,7 @@ export async function startServices(
       }),
       tenants: new TenantDirectory(database),
       secretBox,
+      trustedDocuments,
       rateLimiter: await createRateLimiter(config, logger, metrics),
       changeFeed: new ChangeFeed(
         database,

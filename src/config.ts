@@ -61,6 +61,18 @@ const envSchema = z.object({
   METRICS_TOKEN: optionalString.pipe(z.string().min(16).max(1000).optional()),
   METRICS_MAX_OPERATION_NAMES: z.coerce.number().int().min(0).max(10_000).default(100),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
+  // Trusted documents (see README, "Trusted documents").
+  PERSISTED_DOCUMENTS: z.enum(['off', 'allow', 'require']).optional(),
+  PERSISTED_DOCUMENTS_FILE: optionalString,
+}).superRefine((config, issues) => {
+  // Without a manifest there is nothing to allow or require: saying so beats a service that refuses every user.
+  if (config.PERSISTED_DOCUMENTS && config.PERSISTED_DOCUMENTS !== 'off' && !config.PERSISTED_DOCUMENTS_FILE) {
+    issues.addIssue({
+      code: 'custom',
+      path: ['PERSISTED_DOCUMENTS'],
+      message: `${config.PERSISTED_DOCUMENTS} needs a manifest: set PERSISTED_DOCUMENTS_FILE`,
+    });
+  }
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -7,6 +7,7 @@ import type { SecretBox } from './security/crypto.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { ChangeFeed } from './modules/changes/hub.ts';
 import type { Metrics } from './observability/metrics.ts';
+import type { TrustedDocuments } from './http/trusted-documents.ts';
 
 /** Process-wide dependencies, built once at startup and shared by every request. */
 export interface Services {
@@ -16,6 +17,8 @@ export interface Services {
   verifyToken: TokenVerifier;
   tenants: TenantDirectory;
   secretBox: SecretBox;
+  /** The frontend's manifest and PERSISTED_DOCUMENTS (http/trusted-documents.ts). */
+  trustedDocuments: TrustedDocuments;
   rateLimiter: RateLimiter;
   changeFeed: ChangeFeed;
   /** Absent when METRICS_ENABLED=false: nothing is measured then. */

@@ -12,6 +12,7 @@ import { graphQLMetrics, useMetricsEndpoint } from './metrics.ts';
 import { queryProtections } from './protection.ts';
 import { unauthenticated } from '../graphql/errors.ts';
 import { useResponseCache } from './response-cache.ts';
+import { useTrustedDocuments } from './trusted-documents.ts';
 import { ConnectionLost } from '../db/failures.ts';
 import type { Services } from '../services.ts';
 
@@ -187,6 +188,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       }),
       useErrorCodes(),
       ...(recorded ? [recorded.recording] : []),
+      ...useTrustedDocuments(services.trustedDocuments, services.verifyToken),
       ...queryProtections(config, schema),
       ...(introspection === 'disabled' ? [useDisableIntrospection()] : []),
       useAnonymousIntrospectionOnly(),

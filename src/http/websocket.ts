@@ -6,6 +6,8 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { bearerToken } from '../security/auth.ts';
 import type { Services } from '../services.ts';
 import type { App } from './server.ts';
+import type { GraphQLParams } from 'graphql-yoga';
+import { trustedParams, useTrustedDocuments } from './trusted-documents.ts';
 
 /** Keep-alive of every socket: a protocol ping (answered by the client's pong) and a frame ping. */
 export const WEBSOCKET_KEEP_ALIVE_MS = 12_000;
@@ -26,11 +28,14 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
  * GraphQL over WebSocket (`graphql-transport-ws`) at /graphql on the same HTTP server.
  * Each operation runs through the same yoga instance as HTTP requests — the same
  * context (authentication, rate limit), limits, masking and audit — from a request
- * that carries the socket's token.
+ * that carries the socket's token. Trusted documents follow the same rules as over HTTP:
+ * a subscribe message names a document by `documentId` or the APQ extension, with
+ * `query: ""`.
  */
 export function attachWebSocket(server: http.Server, app: App, services: Services): { close(): Promise<void> } {
   const sockets = new WebSocketServer({ server, path: '/graphql', maxPayload: services.config.MAX_REQUEST_BYTES });
   const pings = new WeakMap<WebSocket, NodeJS.Timeout>();
+  const trusted = useTrustedDocuments(services.trustedDocuments, services.verifyToken);
   const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
       execute: (args) => (args.rootValue as { execute: (a: unknown) => Promise<ExecutionResult> }).execute(args),
@@ -60,10 +65,18 @@ export function attachWebSocket(server: http.Server, app: App, services: Service
         const requestId = ctx.extra.request.headers['x-request-id'];
         if (typeof requestId === 'string') headers.set('x-request-id', requestId);
         const request = new Request('http://localhost/graphql', { method: 'POST', headers });
-        const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({ request, params: payload });
+        let params;
+        try {
+          // graphql-ws's payload is yoga's params but for a null operationName, which both treat as absent.
+          params = await trustedParams(trusted, payload as GraphQLParams, request);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        const { schema, execute, subscribe, contextFactory, parse, validate } = app.getEnveloped({ request, params });
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(params.query);
         } catch (error) {
           return [error as never];
         }
@@ -80,8 +93,8 @@ export function attachWebSocket(server: http.Server, app: App, services: Service
         const args: ExecutionArgs = {
           schema,
           document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
+          operationName: params.operationName,
+          variableValues: params.variables,
           contextValue,
           rootValue: { execute, subscribe },
         };
