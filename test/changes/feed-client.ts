@@ -95,10 +95,12 @@ export interface SubscribeOptions {
   after?: string | null;
   filter?: Record<string, unknown>;
   query?: string;
+  /** A trusted document's id, sent instead of the text (`query: ""`, as graphql-ws requires a string). */
+  documentId?: string;
 }
 
 const operation = (options: SubscribeOptions) => ({
-  query: options.query ?? SUBSCRIPTION,
+  ...(options.documentId ? { query: '', documentId: options.documentId } : { query: options.query ?? SUBSCRIPTION }),
   variables: { after: options.after ?? null, filter: options.filter ?? null },
 });
 
