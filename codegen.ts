@@ -1,18 +1,28 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
-// Typed documents for the operations the tests send, checked against schema.graphql.
+const typedDocuments = {
+  scalars: { UUID: 'string', DateTime: 'string', JSONObject: 'Record<string, unknown>' },
+  enumsAsTypes: true,
+  useTypeImports: true,
+};
+
+// Two projects, each checked against schema.graphql: the operations the tests send, and
+// the frontend's (a model-settings page), whose persisted-documents.json is the
+// manifest the service trusts (PERSISTED_DOCUMENTS_FILE, see README).
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['test/**/*.graphql'],
   generates: {
     'test/generated/': {
+      documents: ['test/**/*.graphql'],
       preset: 'client',
       presetConfig: { fragmentMasking: false },
-      config: {
-        scalars: { UUID: 'string', DateTime: 'string', JSONObject: 'Record<string, unknown>' },
-        enumsAsTypes: true,
-        useTypeImports: true,
-      },
+      config: typedDocuments,
+    },
+    'frontend/generated/': {
+      documents: ['frontend/operations/*.graphql'],
+      preset: 'client',
+      presetConfig: { fragmentMasking: false, persistedDocuments: true },
+      config: typedDocuments,
     },
   },
   ignoreNoDocuments: true,
