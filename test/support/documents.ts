@@ -1,4 +1,5 @@
 import type { App } from '../../src/http/server.ts';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { GraphQLResponse } from './harness.ts';
 
 /** What identifies an operation in a request: its text, a document id (either spelling) or the APQ extension. */
@@ -36,4 +37,21 @@ export async function send<T = any>(
     });
   }
   return { ...((await response.json()) as GraphQLResponse<T>), status: response.status };
+}
+
+/** The id GraphQL Code Generator gives a typed document it wrote to the manifest (`persistedDocuments: true`). */
+export function documentIdOf(document: unknown): string {
+  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+  if (!hash) throw new Error('not a document of a persisted-documents build');
+  return hash;
+}
+
+/** Runs a generated typed document by its id alone, as a frontend built with trusted documents does. */
+export function runById<T, V>(
+  app: App,
+  document: TypedDocumentNode<T, V>,
+  variables: V,
+  options: { token?: string; method?: 'GET' | 'POST' } = {},
+): Promise<GraphQLResponse<T>> {
+  return send<T>(app, { documentId: documentIdOf(document), variables: variables as Record<string, unknown> }, options);
 }
