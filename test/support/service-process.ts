@@ -87,8 +87,9 @@ export async function startServiceProcess(
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (!ready()) {
     if (child.exitCode !== null || Date.now() > deadline) {
+      const exitCode = child.exitCode;
       await stop('SIGKILL');
-      throw new Error(`the service did not start:\n${output}`);
+      throw new Error(`the service did not start (exit code ${exitCode}):\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
