@@ -138,7 +138,7 @@ export function useTrustedDocuments(trusted: TrustedDocuments, verifyToken: Toke
       notFound: ({ params }) =>
         new AppError(
           'PERSISTED_QUERY_NOT_FOUND',
-          `No trusted document has the id sha256:${requestedId(params)}; the service's manifest (PERSISTED_DOCUMENTS_FILE) comes from another build of the frontend.`,
+          `No trusted document has the id sha256:${requestedId(params)}: it is not in the service's manifest (PERSISTED_DOCUMENTS_FILE), which must come from the frontend build that sends it.`,
           REQUEST_ERROR,
         ),
       persistedQueryOnly: () =>
