@@ -18,9 +18,9 @@ export interface OperationBody {
 export async function send<T = any>(
   app: App,
   body: OperationBody,
-  options: { token?: string; method?: 'GET' | 'POST' } = {},
+  options: { token?: string; method?: 'GET' | 'POST'; accept?: string } = {},
 ): Promise<GraphQLResponse<T>> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let response: Response;
   if (options.method === 'GET') {

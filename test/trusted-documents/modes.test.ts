@@ -74,6 +74,9 @@ describe('PERSISTED_DOCUMENTS=allow (the default with a manifest)', () => {
       const answer = await send(t.app, body, { token: user });
       expect(codes(answer)).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
       expect(answer.errors![0]!.message).toContain(UNKNOWN);
+      // A request error: 200 under application/json, 400 under application/graphql-response+json.
+      expect(answer.status).toBe(200);
+      expect((await send(t.app, body, { token: user, accept: 'application/graphql-response+json' })).status).toBe(400);
       expect(codes(await send(t.app, body, { token: user, method: 'GET' }))).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
     }
     for (const documentId of ['sha256:abc', `md5:${UNKNOWN}`, `${UNKNOWN}0`]) {
