@@ -3,10 +3,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode, MessageType, stringifyMessage, type ExecutionResult } from 'graphql-ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
+import type { GraphQLParams } from 'graphql-yoga';
 import { bearerToken } from '../security/auth.ts';
 import type { Services } from '../services.ts';
 import type { App } from './server.ts';
-import type { GraphQLParams } from 'graphql-yoga';
 import { trustedParams, useTrustedDocuments } from './trusted-documents.ts';
 
 /** Keep-alive of every socket: a protocol ping (answered by the client's pong) and a frame ping. */
