@@ -13,6 +13,7 @@ import { queryProtections } from './protection.ts';
 import { unauthenticated } from '../graphql/errors.ts';
 import { useResponseCache } from './response-cache.ts';
 import { useTrustedDocuments } from './trusted-documents.ts';
+import { useGraphiQL } from './graphiql.ts';
 import { ConnectionLost } from '../db/failures.ts';
 import type { Services } from '../services.ts';
 
@@ -162,6 +163,15 @@ export function createApp(services: Services, options: AppOptions = {}): App {
   const { database, logger, config, metrics } = services;
   const recorded = metrics && graphQLMetrics(metrics, config.METRICS_MAX_OPERATION_NAMES);
   const introspection = config.INTROSPECTION ?? (config.NODE_ENV === 'production' ? 'authenticated' : 'public');
+  /** Who sends the request: verified, counted by the rate limit, of an existing tenant. */
+  const principalOf = async (request: Request): Promise<Principal> => {
+    const authorization = request.headers.get('authorization');
+    if (authorization === null && introspection === 'public') return ANONYMOUS;
+    const principal = await services.verifyToken(bearerToken(authorization));
+    await services.rateLimiter.consume(principal);
+    await services.tenants.assertActive(principal);
+    return principal;
+  };
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -170,15 +180,17 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     logging: logger.child({ component: 'yoga' }),
     maskedErrors: true,
     batching: config.MAX_BATCH_OPERATIONS > 0 ? { limit: config.MAX_BATCH_OPERATIONS } : false,
-    graphiql: {
-      title: 'Model control plane',
-      defaultQuery: '{\n  viewer {\n    subject\n    scopes\n    organization { name }\n  }\n}\n',
-      ...(options.graphiqlToken ? { headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) } : {}),
-    },
+    // Served by useGraphiQL below, from installed packages only.
+    graphiql: false,
     // Hooks run in this order. Error codes, then metrics, come before every plugin that
     // can stop an execution, so their after-execution hooks see every result, stopped
     // ones included; the metrics admit operation names only after all those checks.
     plugins: [
+      useGraphiQL('/graphql', {
+        title: 'Model control plane',
+        defaultQuery: '{\n  viewer {\n    subject\n    scopes\n    organization { name }\n  }\n}\n',
+        ...(options.graphiqlToken ? { headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) } : {}),
+      }),
       ...(metrics ? [useMetricsEndpoint(metrics, config.METRICS_TOKEN)] : []),
       useRequestSizeLimit(config.MAX_REQUEST_BYTES),
       useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
@@ -204,15 +216,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     context: async ({ request }) => {
       const offered = request.headers.get('x-request-id');
       const requestId = offered && REQUEST_ID_PATTERN.test(offered) ? offered : crypto.randomUUID();
-      const authorization = request.headers.get('authorization');
-      const principal =
-        authorization === null && introspection === 'public'
-          ? ANONYMOUS
-          : await services.verifyToken(bearerToken(authorization));
-      if (principal !== ANONYMOUS) {
-        await services.rateLimiter.consume(principal);
-        await services.tenants.assertActive(principal);
-      }
+      const principal = await principalOf(request);
       return {
         requestId,
         principal,
