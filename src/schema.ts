@@ -7,7 +7,7 @@ import './modules/catalog/schema.ts';
 import './modules/catalog/list.ts';
 import './modules/catalog/cloud.ts';
 import './modules/audit/schema.ts';
-import './modules/catalog/platform.ts';
+import './modules/catalog/platform-schema.ts';
 import './modules/access/schema.ts';
 import './modules/defaults/schema.ts';
 import './modules/runtime/schema.ts';
