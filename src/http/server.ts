@@ -14,6 +14,7 @@ import { unauthenticated } from '../graphql/errors.ts';
 import { useResponseCache } from './response-cache.ts';
 import { useTrustedDocuments } from './trusted-documents.ts';
 import { useGraphiQL } from './graphiql.ts';
+import { useSchemaEndpoint, type Introspection } from './schema-endpoint.ts';
 import { ConnectionLost } from '../db/failures.ts';
 import type { Services } from '../services.ts';
 
@@ -162,7 +163,7 @@ function useSharedReads(): Plugin<Context> {
 export function createApp(services: Services, options: AppOptions = {}): App {
   const { database, logger, config, metrics } = services;
   const recorded = metrics && graphQLMetrics(metrics, config.METRICS_MAX_OPERATION_NAMES);
-  const introspection = config.INTROSPECTION ?? (config.NODE_ENV === 'production' ? 'authenticated' : 'public');
+  const introspection: Introspection = config.INTROSPECTION ?? (config.NODE_ENV === 'production' ? 'authenticated' : 'public');
   /** Who sends the request: verified, counted by the rate limit, of an existing tenant. */
   const principalOf = async (request: Request): Promise<Principal> => {
     const authorization = request.headers.get('authorization');
@@ -191,6 +192,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
         defaultQuery: '{\n  viewer {\n    subject\n    scopes\n    organization { name }\n  }\n}\n',
         ...(options.graphiqlToken ? { headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) } : {}),
       }),
+      useSchemaEndpoint(introspection, principalOf),
       ...(metrics ? [useMetricsEndpoint(metrics, config.METRICS_TOKEN)] : []),
       useRequestSizeLimit(config.MAX_REQUEST_BYTES),
       useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
