@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.ts';
@@ -82,24 +82,32 @@ describe.skipIf(!executablePath)('GraphiQL in a real browser, offline', () => {
     else fs.rmSync(artifacts, { recursive: true, force: true });
   });
 
-  /** Opens GraphiQL in a new page recording its requests; on a failed test its screenshot is kept. */
+  /** Opens GraphiQL in a fresh browser context recording its requests; a failed test keeps its screenshot. */
   async function openGraphiQL(name: string): Promise<Session> {
-    const page = await browser.newPage();
+    // A context of its own: GraphiQL keeps tabs and panels in local storage.
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
     const session: Session = { page, requests: [], failures: [], violations: [] };
-    onTestFailed(async () => {
-      const file = path.join(artifacts, `${name}.png`);
-      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
-      artifactsKept = true;
-      console.error(`GraphiQL screenshot: ${file}\nrequests: ${session.requests.join('\n  ')}\nfailures: ${session.failures.join(', ')}`);
+    onTestFinished(async ({ task }) => {
+      if (task.result?.state === 'fail') {
+        const file = path.join(artifacts, `${name}.png`);
+        await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+        artifactsKept = true;
+        console.error(`GraphiQL screenshot: ${file}\nrequests: ${session.requests.join('\n  ')}\nfailures: ${session.failures.join(', ')}`);
+      }
+      await context.close();
     });
     page.on('request', (request) => session.requests.push(shortened(request.url())));
     page.on('requestfailed', (request) => session.failures.push(`${shortened(request.url())} (${request.failure()?.errorText})`));
     page.on('response', (response) => {
       if (response.status() >= 400) session.failures.push(`${shortened(response.url())} (HTTP ${response.status()})`);
     });
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) session.violations.push(message.text());
-    });
+    const recordViolation = (text: string) => {
+      if (/Content.Security.Policy/i.test(text)) session.violations.push(text);
+    };
+    page.on('console', (message) => recordViolation(message.text()));
+    // The editor's workers run under the policy their script was served with.
+    page.on('workercreated', (worker) => worker.on('console', (message) => recordViolation(message.text())));
     await page.evaluateOnNewDocument(() => {
       document.addEventListener('securitypolicyviolation', (event) => {
         console.error(`Content-Security-Policy violation: ${event.violatedDirective} ${event.blockedURI}`);
@@ -135,7 +143,6 @@ describe.skipIf(!executablePath)('GraphiQL in a real browser, offline', () => {
     expect(answer).toMatch(/"name": "Demo organization"/);
     expect(answer).not.toMatch(/"errors"/);
     expectStayedLocal(session);
-    await session.page.close();
   }, TEST_TIMEOUT_MS);
 
   it('opens the docs explorer on the schema', async () => {
@@ -149,7 +156,6 @@ describe.skipIf(!executablePath)('GraphiQL in a real browser, offline', () => {
     await waitForText(session.page, '.graphiql-doc-explorer', 'changeEvents');
     expect(await textOf(session.page, '.graphiql-doc-explorer')).toContain('viewer');
     expectStayedLocal(session);
-    await session.page.close();
   }, TEST_TIMEOUT_MS);
 
   it('shows a change committed while its subscription runs', async () => {
@@ -169,7 +175,7 @@ describe.skipIf(!executablePath)('GraphiQL in a real browser, offline', () => {
       },
       'subscription {\n  changes {\n    action\n    subjectType\n    subject { ... on Workspace { name } }\n  }\n}\n',
     );
-    expect(await textOf(session.page, '.graphiql-query-editor')).toContain('subscription {');
+    await waitForText(session.page, '.graphiql-query-editor', 'subscription {');
     const subscribed = session.page.waitForRequest(
       // GraphiQL subscribes over GraphQL over SSE, the document in the URL.
       (request) => request.url().startsWith(`${service.url}?`) && new URL(request.url()).searchParams.get('query')?.startsWith('subscription') === true,
@@ -200,6 +206,5 @@ describe.skipIf(!executablePath)('GraphiQL in a real browser, offline', () => {
     expect(answer).toMatch(/"subjectType": "WORKSPACE"/);
     expect(answer).toMatch(new RegExp(`"name": "${name}-\\d+"`));
     expectStayedLocal(session);
-    await session.page.close();
   }, TEST_TIMEOUT_MS);
 });

@@ -51,6 +51,10 @@ describe('the GraphiQL page and its files', () => {
       expect(response.headers.get('content-security-policy'), name).toMatch(/default-src 'none'/);
       expect((await response.arrayBuffer()).byteLength, name).toBeGreaterThan(100);
     }
+    // Served from memory: every request gets the whole file.
+    const sizes = await Promise.all([1, 2].map(async () => (await (await t.app.fetch(`http://test.local${base}graphiql.js`)).arrayBuffer()).byteLength));
+    expect(sizes[0]).toBeGreaterThan(1_000_000);
+    expect(sizes[1]).toBe(sizes[0]);
     expect((await t.app.fetch(`http://test.local${base}nothing.js`)).status).toBe(404);
     expect((await t.app.fetch('http://test.local/graphiql/0000000000000000/graphiql.js')).status).toBe(404);
     expect((await t.app.fetch(`http://test.local${base}../../graphql`)).status).not.toBe(200);
