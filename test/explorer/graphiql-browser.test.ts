@@ -26,7 +26,6 @@ if (!executablePath) {
   );
 }
 
-
 /** Monaco draws spaces as no-break spaces. */
 const textOf = (page: Page, selector: string) =>
   page.$eval(selector, (element) => (element.textContent ?? '').replace(/\u00a0/g, ' '));
@@ -57,9 +56,11 @@ describe.skipIf(!executablePath)('GraphiQL in a real browser, offline', () => {
   let database: TestDatabase;
   let service: ServiceProcess;
   let browser: Browser;
-  const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'graphiql-browser-'));
+  /** Screenshots of failed tests. */
+  let artifacts: string;
 
   beforeAll(async () => {
+    artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'graphiql-browser-'));
     database = await createTestDatabase();
     service = await startServiceProcess({ DATABASE_URL: database.databaseUrl ?? '', NODE_ENV: 'development' }, { token: true });
     browser = await puppeteer.launch({
@@ -79,7 +80,7 @@ describe.skipIf(!executablePath)('GraphiQL in a real browser, offline', () => {
     await service?.stop();
     await database?.drop();
     if (artifactsKept) console.error(`GraphiQL screenshots kept in ${artifacts}`);
-    else fs.rmSync(artifacts, { recursive: true, force: true });
+    else if (artifacts) fs.rmSync(artifacts, { recursive: true, force: true });
   });
 
   /** Opens GraphiQL in a fresh browser context recording its requests; a failed test keeps its screenshot. */
