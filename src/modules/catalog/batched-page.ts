@@ -1,5 +1,6 @@
 import { loader, type Context } from '../../graphql/context.ts';
 import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
+import { primeEffectiveValues } from './effective.ts';
 import { planConnection, whereAll, type ConnectionArgs, type Connection, type Ordering } from '../../graphql/pagination.ts';
 
 type CatalogWhere = Prisma.AgentCatalogWhereInput;
@@ -12,13 +13,18 @@ interface CatalogPageQuery {
 
 /**
  * Catalog pages, each its own keyset query (never a nested `take`, which Prisma
- * answers by loading every child), run together in one transaction per tick.
+ * answers by loading every child) with the entries' effective values joined in, run
+ * together in one transaction per tick.
  */
 function catalogPageLoader(ctx: Context) {
   return loader<CatalogPageQuery, AgentCatalog[]>(ctx, 'catalogPage', (queries) =>
     ctx.db.transaction(async (tx) => {
       const pages: AgentCatalog[][] = [];
-      for (const query of queries) pages.push(await tx.agentCatalog.findMany(query));
+      for (const query of queries) {
+        const rows = await tx.agentCatalog.findMany({ ...query, relationLoadStrategy: 'join', include: { effective: true } });
+        primeEffectiveValues(ctx, rows);
+        pages.push(rows.map(({ effective: _effective, ...entry }) => entry));
+      }
       return pages;
     }),
   );

@@ -1,6 +1,6 @@
 import { builder, access, encodeGlobalId, parseId } from '../../graphql/builder.ts';
 import type { Context } from '../../graphql/context.ts';
-import type { AgentCatalog, AgentModelAccess, Prisma } from '../../generated/prisma/client.ts';
+import { Prisma, type AgentCatalog, type AgentModelAccess } from '../../generated/prisma/client.ts';
 import { badInput, conflict, isUniqueViolation, notFound } from '../../graphql/errors.ts';
 import { defineMutation, deletePayload } from '../../graphql/mutation.ts';
 import { optionalText, requiredText } from '../../graphql/validation.ts';
@@ -8,6 +8,7 @@ import type { AuditedOperation } from '../audit/record.ts';
 import { ModelAccessRef } from '../access/types.ts';
 import { CatalogEntryRef, originOf } from './schema.ts';
 import { asMetadata } from './metadata.ts';
+import { declaredOverrides, ModelOverridesInput, type ModelOverridesInputShape } from './overrides.ts';
 
 /*
  * An ORGANIZATION entry keeps its deployment settings in metadata under `cloud_config`,
@@ -191,21 +192,32 @@ async function ownCloudEntry(tx: Prisma.TransactionClient, organizationId: strin
   return row;
 }
 
+/**
+ * Update (SPEC §3, §14): the caller's ORGANIZATION and CUSTOM_PROVIDER entries; a
+ * discovered entry has no config, only its displayName and overrides change.
+ */
 async function updateEntry(
   ctx: Context,
   op: AuditedOperation,
-  input: { id: string; displayName?: string | null; config?: ConfigInput | null },
+  input: { id: string; displayName?: string | null; config?: ConfigInput | null; overrides?: ModelOverridesInputShape | null },
 ): Promise<AgentCatalog> {
   const organizationId = ctx.db.organizationId;
   const id = parseId(input.id, 'CatalogEntry', 'input.id');
   op.resourceId = id;
   const displayName = 'displayName' in input ? optionalText(input.displayName, 'input.displayName', 200) : undefined;
   const member = input.config != null ? chosenMember(input.config) : null;
+  const overrides = 'overrides' in input ? declaredOverrides(input.overrides, 'input.overrides') : undefined;
   return op.commit(async (tx) => {
-    const row = await ownCloudEntry(tx, organizationId, id);
+    // Platform rows (organization null) and other organizations' rows do not exist here.
+    const row = await tx.agentCatalog.findFirst({ where: { id, organizationId } });
+    if (!row) throw notFound('CatalogEntry');
     const data: Prisma.AgentCatalogUpdateInput = {};
     if (displayName !== undefined) data.displayName = displayName;
+    if (overrides !== undefined) data.overrides = overrides ?? Prisma.DbNull;
     if (member) {
+      if (originOf(row) !== 'ORGANIZATION') {
+        throw badInput('input.config', 'a discovered entry has no config; only displayName and overrides may change');
+      }
       if (MEMBERS[member].provider !== row.modelProvider) {
         throw badInput('input.config', `this entry's provider is ${row.modelProvider}; give its own config member`);
       }
@@ -263,7 +275,12 @@ const UpdateCatalogEntryInput = builder.inputType('UpdateCatalogEntryInput', {
     displayName: t.string({ description: 'Absent: unchanged. null: cleared.' }),
     config: t.field({
       type: CloudModelConfigInput,
-      description: "Must name the entry's own provider. Fields merge into the stored config.",
+      description: "Must name the entry's own provider. Fields merge into the stored config. ORGANIZATION entries only.",
+    }),
+    overrides: t.field({
+      type: ModelOverridesInput,
+      description:
+        '(v2) ORGANIZATION and CUSTOM_PROVIDER entries. Absent: unchanged. null: every override removed. Given: replaces the declared overrides as a whole.',
     }),
   }),
 });

@@ -2,7 +2,7 @@ import type { Context } from '../../graphql/context.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { parseId } from '../../graphql/builder.ts';
 import { badInput } from '../../graphql/errors.ts';
-import { capabilityKey } from './metadata.ts';
+import { CAPABILITY_PATTERN } from './metadata.ts';
 
 export type CatalogOrigin = 'PLATFORM' | 'ORGANIZATION' | 'CUSTOM_PROVIDER';
 
@@ -14,8 +14,6 @@ export interface CatalogEntryFilter {
   enabledForOrganization?: boolean | null;
   capabilities?: readonly string[] | null;
 }
-
-const CAPABILITY_PATTERN = /^[a-z0-9_]{1,64}$/;
 
 /** Rows an organization may see: its own and the platform's. */
 export function visibleTo(organizationId: string): Prisma.AgentCatalogWhereInput {
@@ -70,8 +68,9 @@ export function catalogFilterWhere(ctx: Context, filter: CatalogEntryFilter | nu
       if (!CAPABILITY_PATTERN.test(capability)) {
         throw badInput(`${argument}.capabilities`, 'capability names are lowercase letters, digits and _');
       }
-      and.push({ modelMetadata: { path: [capabilityKey(capability)], equals: true } });
     }
+    // The effective capabilities (SPEC §14), as CatalogEntry.capabilities shows them.
+    if (filter.capabilities.length > 0) and.push({ effective: { is: { capabilities: { array_contains: [...filter.capabilities] } } } });
   }
   return { AND: and };
 }

@@ -6,6 +6,7 @@ import { paginate, type ConnectionArgs, type Ordering } from '../../graphql/pagi
 import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef } from './schema.ts';
 import { customProviderLoader } from '../providers/loaders.ts';
 import { catalogFilterWhere, type CatalogEntryFilter } from './filter.ts';
+import { primeEffectiveValues } from './effective.ts';
 
 export const SortDirectionEnum = builder.enumType('SortDirection', { values: ['ASC', 'DESC'] as const });
 
@@ -48,6 +49,8 @@ function catalogOrdering(field: OrderField, direction: Direction): Ordering<Agen
 export interface CatalogPageNeeds {
   /** The raw model_metadata document (the `metadata` field). */
   metadata: boolean;
+  /** Effective capabilities, limits, pricing or the inherited entry. */
+  effective: boolean;
   customProvider: boolean;
   enabledForOrganization: boolean;
 }
@@ -71,9 +74,9 @@ export function listCatalogEntries(
 
 /**
  * One page of entries, in one statement. The metadata document is left out unless
- * asked for (capabilities, limits and pricing have their own columns). The provider
- * and the organization-level grant, when asked for, are joined in (LATERAL joins) and
- * handed to the loaders their fields read from.
+ * asked for (capabilities, limits and pricing come from the effective values). The
+ * effective values, the provider and the organization-level grant, when asked for, are
+ * joined in (LATERAL joins) and handed to the loaders their fields read from.
  */
 async function fetchCatalogPage(
   ctx: Context,
@@ -84,8 +87,9 @@ async function fetchCatalogPage(
     tx.agentCatalog.findMany({
       ...query,
       omit: { modelMetadata: !needs.metadata },
-      ...(needs.customProvider || needs.enabledForOrganization ? { relationLoadStrategy: 'join' as const } : {}),
+      ...(needs.effective || needs.customProvider || needs.enabledForOrganization ? { relationLoadStrategy: 'join' as const } : {}),
       include: {
+        effective: needs.effective,
         customProvider: needs.customProvider,
         access: needs.enabledForOrganization
           ? { where: { organizationId: ctx.db.organizationId, workspaceId: null }, select: { id: true }, take: 1 }
@@ -95,7 +99,8 @@ async function fetchCatalogPage(
   );
   const providers = customProviderLoader(ctx);
   const enabled = enabledLoader(ctx);
-  return rows.map(({ customProvider, access, ...entry }) => {
+  primeEffectiveValues(ctx, rows);
+  return rows.map(({ customProvider, access, effective: _effective, ...entry }) => {
     if (customProvider) providers.prime(customProvider.id, customProvider);
     if (access) enabled.prime(entry.id, access.length > 0);
     // Without modelMetadata only when the selection does not read it.
@@ -138,6 +143,7 @@ builder.queryField('catalogEntries', (t) =>
         const selected = selectedFieldNames(info);
         return listCatalogEntries(ctx, args, args.filter, args.orderBy, {
           metadata: selected.has('metadata'),
+          effective: ['capabilities', 'limits', 'pricing', 'inheritsFrom'].some((field) => selected.has(field)),
           customProvider: selected.has('customProvider'),
           enabledForOrganization: selected.has('enabledForOrganization'),
         });

@@ -5,7 +5,7 @@ import type { Tx } from '../../db/scope.ts';
 import { scopedTransaction } from '../../db/scope.ts';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { capabilityKey } from './metadata.ts';
+import { CAPABILITY_PATTERN, capabilityKey } from './metadata.ts';
 import { PROJECT_ROOT } from '../../paths.ts';
 
 export const PLATFORM_MODELS_FILE = path.join(PROJECT_ROOT, 'src', 'modules', 'catalog', 'platform-models.json');
@@ -23,7 +23,7 @@ const modelSchema = z.object({
   name: z.string().trim().min(1).max(500),
   limits: z.object({ maxInputTokens: count.optional(), maxOutputTokens: count.optional() }).default({}),
   pricing: z.object({ inputCostPerToken: price.optional(), outputCostPerToken: price.optional() }).default({}),
-  capabilities: z.array(z.string().regex(/^[a-z0-9_]{1,64}$/)).default([]),
+  capabilities: z.array(z.string().regex(CAPABILITY_PATTERN)).default([]),
   facts: z.record(z.string(), z.unknown()).default({}),
 });
 

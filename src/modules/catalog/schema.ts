@@ -5,6 +5,9 @@ import { CustomProviderRef } from '../providers/types.ts';
 import { customProviderLoader } from '../providers/loaders.ts';
 import { asMetadata } from './metadata.ts';
 import { bounded } from '../../graphql/input-bounds.ts';
+import type { Context } from '../../graphql/context.ts';
+import { effectiveValuesLoader } from './effective.ts';
+import { catalogEntryLoader } from '../access/loaders.ts';
 import type { CatalogOrigin } from './filter.ts';
 
 export const CatalogOriginEnum = builder.enumType('CatalogOrigin', {
@@ -44,6 +47,17 @@ const ModelPricingRef = builder.objectRef<ModelPricing>('ModelPricing').implemen
   }),
 });
 
+type EffectiveValues = Pick<AgentCatalog, 'capabilities' | 'maxInputTokens' | 'maxOutputTokens' | 'inputCostPerToken' | 'outputCostPerToken'>;
+
+/**
+ * An entry's effective values (override, own metadata, inherited: SPEC §14). An entry
+ * that is no longer visible by the time they are read (deleted meanwhile) shows its
+ * own, derived from its metadata when it was written.
+ */
+async function effectiveValues(ctx: Context, row: AgentCatalog): Promise<EffectiveValues> {
+  return (await effectiveValuesLoader(ctx).load(row.id)) ?? row;
+}
+
 export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
   name: 'CatalogEntry',
   id: { field: 'id' },
@@ -70,22 +84,40 @@ export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
     capabilities: t.stringList({
       description:
         'Capability flags that are true, without the supports_ prefix, sorted (e.g. function_calling, vision).',
-      // Derived from the metadata by PostgreSQL when the row is written (see the migration).
-      resolve: (row) => row.capabilities as string[],
+      resolve: async (row, _args, ctx) => (await effectiveValues(ctx, row)).capabilities as string[],
     }),
     limits: t.field({
       type: ModelLimitsRef,
-      resolve: (row) => ({ maxInputTokens: row.maxInputTokens, maxOutputTokens: row.maxOutputTokens }),
+      resolve: async (row, _args, ctx) => {
+        const effective = await effectiveValues(ctx, row);
+        return { maxInputTokens: effective.maxInputTokens, maxOutputTokens: effective.maxOutputTokens };
+      },
     }),
     pricing: t.field({
       type: ModelPricingRef,
-      resolve: (row) => ({ inputCostPerToken: row.inputCostPerToken, outputCostPerToken: row.outputCostPerToken }),
+      resolve: async (row, _args, ctx) => {
+        const effective = await effectiveValues(ctx, row);
+        return { inputCostPerToken: effective.inputCostPerToken, outputCostPerToken: effective.outputCostPerToken };
+      },
     }),
     lastRefreshedAt: t.expose('lastRefreshedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
+
+builder.objectField(CatalogEntryRef, 'inheritsFrom', (t) =>
+  t.field({
+    type: CatalogEntryRef,
+    nullable: true,
+    description:
+      '(v2) The platform entry this entry takes capabilities, limits and pricing from, where its own metadata and overrides say nothing (discovered models whose name matches a platform model).',
+    resolve: async (row, _args, ctx) => {
+      const inheritsFromId = (await effectiveValuesLoader(ctx).load(row.id))?.inheritsFromId;
+      return inheritsFromId ? catalogEntryLoader(ctx).load(inheritsFromId) : null;
+    },
+  }),
+);
 
 export const CatalogEntryConnection = connectionOf(CatalogEntryRef, 'CatalogEntry');
 
