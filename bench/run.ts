@@ -38,6 +38,7 @@ import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts'
 import { startCommand } from '../scripts/start-command.ts';
 import { measureDataAccess, type DataAccessCost } from './data-access.ts';
 import { measureSubscriptions } from './subscriptions.ts';
+import { measureBulkGrants } from './bulk-grants.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -209,7 +210,8 @@ async function benchTarget(
 ): Promise<TargetInfo> {
   const scenarios = SCENARIOS.filter((s) => s.targets[target] && (options.only.size === 0 || options.only.has(s.id)));
   const subscriptions = target === 'ours' && (options.only.size === 0 || options.only.has('E1'));
-  if (scenarios.length === 0 && !subscriptions) return { target, status: 'not run', reason: 'no scenario selected' };
+  const bulkGrants = target === 'ours' && (options.only.size === 0 || options.only.has('M2'));
+  if (scenarios.length === 0 && !subscriptions && !bulkGrants) return { target, status: 'not run', reason: 'no scenario selected' };
 
   const pgServer = new URL(options.pgUrl);
   const proxy = new CountingProxy(pgServer.hostname === 'localhost' ? '127.0.0.1' : pgServer.hostname, Number(pgServer.port || 5432));
@@ -297,6 +299,9 @@ async function benchTarget(
         await cleanup().catch(() => {});
       }
     }
+    if (bulkGrants) {
+      await benchBulkGrants(client, proxy, server.pid, dataset, options, fields!, results);
+    }
     if (subscriptions) {
       await benchSubscriptions(client, proxy, server.pid, dataset, secret, results);
     }
@@ -313,6 +318,71 @@ async function benchTarget(
   } finally {
     await server?.stop();
     await proxy.stop();
+  }
+}
+
+const M2_IDS = 1000;
+
+/** M2: enableModels of 1000 entries into an empty workspace, then replaceModelAccess back to empty, one call at a time. */
+async function benchBulkGrants(
+  client: TargetClient,
+  proxy: CountingProxy,
+  pid: number,
+  dataset: Dataset,
+  options: BenchOptions,
+  fields: Set<string>,
+  results: ScenarioResult[],
+): Promise<void> {
+  const rows = {
+    enable: { scenario: 'M2-enable', title: `enableModels of ${M2_IDS} entries into an empty workspace`, target: 'ours' as const, unit: 'one call' },
+    replace: { scenario: 'M2-replace', title: `replaceModelAccess of that workspace back to empty`, target: 'ours' as const, unit: 'one call' },
+  };
+  const missing = ['Mutation.enableModels', 'Mutation.replaceModelAccess'].filter((field) => !fields.has(field));
+  if (missing.length > 0) {
+    for (const row of Object.values(rows)) results.push({ ...row, status: 'skipped', reason: `field not in schema: ${missing.join(', ')}` });
+    return;
+  }
+  try {
+    const perScenario = resetPeakRss(pid);
+    const cpuBefore = readCpuMs(pid);
+    const started = performance.now();
+    const measured = await measureBulkGrants({
+      url: client.url,
+      token: client.headers.authorization.slice('Bearer '.length),
+      proxy,
+      catalogIds: dataset.visibleCatalogIds,
+      ids: M2_IDS,
+      seconds: options.seconds,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const calls = measured.enable.calls + measured.replace.calls;
+    const cpuMsPerRequest = (readCpuMs(pid) - cpuBefore) / calls;
+    const memory = readMemory(pid);
+    for (const kind of ['enable', 'replace'] as const) {
+      const call = measured[kind];
+      results.push({
+        ...rows[kind],
+        status: 'ok',
+        requests: call.calls,
+        seconds,
+        latencyMs: call.latency,
+        sql: {
+          statementsPerRequest: call.statementsPerCall,
+          transactionsPerRequest: call.transactionsPerCall,
+          roundTripsPerRequest: Number.NaN,
+          totals: { statements: 0, transactions: 0, roundTrips: 0, queries: 0, executes: 0, parses: 0, connections: 0 },
+        },
+        cpuMsPerRequest,
+        memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
+      });
+      log(
+        `M2 ${kind}: ${call.calls} calls, p50 ${call.latency.p50.toFixed(1)} ms, p99 ${call.latency.p99.toFixed(1)} ms, ` +
+          `${call.statementsPerCall.toFixed(2)} stmts/call, ${call.transactionsPerCall.toFixed(2)} tx/call`,
+      );
+    }
+  } catch (error) {
+    log(`M2: failed: ${(error as Error).message}`);
+    for (const row of Object.values(rows)) results.push({ ...row, status: 'failed', reason: (error as Error).message });
   }
 }
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
-import { encodeGlobalId } from '../../src/graphql/builder.ts';
 import { catalogGid, fixtures, grantGid, workspaceGid } from './fixtures.ts';
 import { feedHead, kinds, readFeed } from '../changes/feed-client.ts';
 
