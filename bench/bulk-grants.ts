@@ -2,8 +2,8 @@
  * Scenario M2: `enableModels` of 1000 entries into an empty workspace, then
  * `replaceModelAccess` back to empty, one call after another. Measures each call's
  * latency and the SQL statements of its window: the proxy is quiet before each call
- * and counted until it is quiet again, so the figure is everything the call caused —
- * its transaction and the change feed reading the 1000 events it made.
+ * and counted until it is quiet again, so the figure is everything the call caused
+ * (with no subscription open, the service does not read the events it made).
  */
 import { summarize, type LatencySummary } from './load.ts';
 import type { CountingProxy } from './pg-counting-proxy.ts';
