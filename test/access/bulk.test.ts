@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
-import { catalogGid, fixtures, grantGid, workspaceGid } from './fixtures.ts';
-import { feedHead, kinds, readFeed } from '../changes/feed-client.ts';
+import { catalogGid, eventsOf, fixtures, grantGid, workspaceGid } from './fixtures.ts';
+import { kinds } from '../changes/feed-client.ts';
 
 let t: TestApp;
 let f: ReturnType<typeof fixtures>;
@@ -47,12 +47,6 @@ async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; statements
   return { result, statements: statements - before };
 }
 
-/** Runs `fn`, then returns the events of `token`'s feed that it made. */
-async function eventsOf(token: string, fn: () => Promise<unknown>) {
-  const head = await feedHead(t, token);
-  await fn();
-  return readFeed(t, token, head);
-}
 
 const gids = (ids: string[]) => ids.map(catalogGid);
 
@@ -70,7 +64,7 @@ describe('bulk grants with 1000 ids', () => {
     expect(singleReplace.result.replaceModelAccess.deletedCount).toBe(1);
 
     let enabled!: { result: any; statements: number };
-    const created = await eventsOf(org.token, async () => {
+    const created = await eventsOf(t, org.id, org.token, async () => {
       enabled = await counted(async () => ok(await t.request<any>(ENABLE_IDS, { ids: gids(ids), ws }, { token: org.token })));
     });
     expect(enabled.result.enableModels.createdCount).toBe(1000);
@@ -84,7 +78,7 @@ describe('bulk grants with 1000 ids', () => {
     expect(created.every((event) => event.workspaceId === ws)).toBe(true);
 
     let replaced!: { result: any; statements: number };
-    const removed = await eventsOf(org.token, async () => {
+    const removed = await eventsOf(t, org.id, org.token, async () => {
       replaced = await counted(async () => ok(await t.request<any>(REPLACE, { ids: [], ws }, { token: org.token })));
     });
     expect(replaced.result.replaceModelAccess).toEqual({ createdCount: 0, deletedCount: 1000, modelAccesses: [] });
@@ -134,7 +128,7 @@ describe('enableModels', () => {
     expect(first.modelAccesses[1].databaseId).toBe(existing[0]!.id);
     expect(first.modelAccesses.every((grant: any) => grant.level === 'ORGANIZATION' && grant.workspace === null)).toBe(true);
 
-    const again = await eventsOf(org.token, async () => {
+    const again = await eventsOf(t, org.id, org.token, async () => {
       const repeated = ok(await t.request<any>(ENABLE, { ids: gids(requested) }, { token: org.token })).enableModels;
       expect(repeated.createdCount).toBe(0);
       expect(repeated.modelAccesses).toEqual(first.modelAccesses);
@@ -166,7 +160,7 @@ describe('all or nothing', () => {
     const absent = [...ids, '00000000-0000-4000-8000-0000000000ff'];
     const ws = workspaceGid(workspace.id);
 
-    const events = await eventsOf(org.token, async () => {
+    const events = await eventsOf(t, org.id, org.token, async () => {
       for (const mutation of [ENABLE_IDS, DISABLE, REPLACE]) {
         for (const list of [withForeign, absent]) {
           const response = await t.request<any>(mutation, { ids: gids(list), ws }, { token: org.token });
@@ -259,7 +253,7 @@ describe('disableModels', () => {
     const orgGrants = (await f.grantsOf(org.id)).filter((grant) => grant.workspaceId === null);
     const byCatalog = new Map(orgGrants.map((grant) => [grant.catalogId, grant.id]));
 
-    const removed = await eventsOf(org.token, async () => {
+    const removed = await eventsOf(t, org.id, org.token, async () => {
       const response = ok(await t.request<any>(DISABLE, { ids: gids([ids[3]!, ids[1]!, ids[0]!, ids[1]!]) }, { token: org.token })).disableModels;
       expect(response.deletedIds).toEqual([grantGid(byCatalog.get(ids[1]!)!), grantGid(byCatalog.get(ids[0]!)!)]);
     });
@@ -287,7 +281,7 @@ describe('replaceModelAccess', () => {
     expect(first).toMatchObject({ createdCount: 2, deletedCount: 0 });
     expect(await effective()).toEqual({ override: true, models: [ids[3]!, ids[4]!].sort() });
 
-    const changes = await eventsOf(org.token, async () => {
+    const changes = await eventsOf(t, org.id, org.token, async () => {
       const second = ok(await t.request<any>(REPLACE, { ids: gids([ids[2]!, ids[3]!]), ws }, { token: org.token })).replaceModelAccess;
       expect(second).toMatchObject({ createdCount: 1, deletedCount: 1 });
       expect(second.modelAccesses.map((grant: any) => grant.databaseId)).toEqual(
@@ -300,7 +294,7 @@ describe('replaceModelAccess', () => {
     expect(await levelSet(org.id, null)).toEqual(ids.slice(0, 2).sort());
 
     // The same set again changes nothing.
-    expect(await eventsOf(org.token, () => t.request<any>(REPLACE, { ids: gids([ids[3]!, ids[2]!]), ws }, { token: org.token }))).toEqual([]);
+    expect(await eventsOf(t, org.id, org.token, () => t.request<any>(REPLACE, { ids: gids([ids[3]!, ids[2]!]), ws }, { token: org.token }))).toEqual([]);
 
     ok(await t.request<any>(REPLACE, { ids: [], ws }, { token: org.token }));
     expect(await effective()).toEqual({ override: false, models: ids.slice(0, 2).sort() });

@@ -4,6 +4,7 @@ import { scopedTransaction, type Tx } from '../../src/db/scope.ts';
 import { sealProviderSecrets, type ProviderSecrets } from '../../src/modules/providers/secrets.ts';
 import { ok, type TestApp } from '../support/harness.ts';
 import { EnableModelDocument } from '../generated/graphql.ts';
+import { feedHead, readFeed, type SeenEvent } from '../changes/feed-client.ts';
 
 /**
  * Direct inserts for the rows these tests need (catalog entries, custom providers,
@@ -89,4 +90,27 @@ export async function enableThroughApi(t: TestApp, token: string, catalogId: str
       { token },
     ),
   ).enableModel.modelAccess;
+}
+
+/**
+ * Runs `fn`, then returns the events of the organization's feed that it made. Workspaces
+ * created just before and after it mark where they start and end: the feed is read
+ * until the second marker is readable (on PostgreSQL a transaction still open on the
+ * server may hold the readable end back for a moment), and what lies between the
+ * markers is `fn`'s, none included.
+ */
+export async function eventsOf(t: TestApp, organizationId: string, token: string, fn: () => Promise<unknown>): Promise<SeenEvent[]> {
+  const mark = async () => encodeGlobalId('Workspace', (await fixtures(t).workspace(organizationId, `marker-${unique()}`)).id);
+  const head = await feedHead(t, token);
+  const start = await mark();
+  await fn();
+  const end = await mark();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const events = await readFeed(t, token, head);
+    const at = (marker: string) => events.findIndex((event) => event.subjectType === 'WORKSPACE' && event.subjectId === marker);
+    if (at(end) >= 0) return events.slice(at(start) + 1, at(end));
+    if (Date.now() > deadline) throw new Error('the end marker did not become readable within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
-import { catalogGid, fixtures, workspaceGid } from './fixtures.ts';
-import { feedHead, kinds, readFeed } from '../changes/feed-client.ts';
+import { catalogGid, eventsOf, fixtures, workspaceGid } from './fixtures.ts';
+import { kinds } from '../changes/feed-client.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
 
 let t: TestApp;
@@ -26,12 +26,6 @@ const setDefault = (token: string, entry: string, workspace?: string) =>
 const selection = async (token: string, workspace?: string | null) =>
   ok(await t.request<any>(QUERY, { ws: workspace ? workspaceGid(workspace) : null }, { token })).defaultModelSelection;
 
-/** Runs `fn`, then returns the events of `token`'s feed that it made. */
-async function eventsOf(token: string, fn: () => Promise<unknown>) {
-  const head = await feedHead(t, token);
-  await fn();
-  return readFeed(t, token, head);
-}
 
 /** An organization with an organization default `orgDefault` (granted at organization level) and another granted entry. */
 async function organizationWithDefault(name: string) {
@@ -102,7 +96,7 @@ describe('resolution (every branch)', () => {
     const doomed = await f.orgEntry(org.id, 'doomed-ws-default');
     await f.grant(org.id, [doomed.id]);
     ok(await setDefault(org.token, doomed.id, workspace.id));
-    const events = await eventsOf(org.token, () => f.deleteEntry(org.id, doomed.id));
+    const events = await eventsOf(t, org.id, org.token, () => f.deleteEntry(org.id, doomed.id));
     expect(kinds(events).sort()).toEqual(['CATALOG_ENTRY DELETED', 'DEFAULT_MODEL UPDATED', 'MODEL_ACCESS DELETED']);
     expect(events.find((event) => event.subjectType === 'DEFAULT_MODEL')).toMatchObject({ workspaceId: workspaceGid(workspace.id), catalogEntryId: null });
     expect(await selection(org.token, workspace.id)).toBeNull();
@@ -164,14 +158,14 @@ describe('setDefaultModel with a workspace', () => {
     const ws = workspaceGid(workspace.id);
     const expected = (catalogEntryId: string | null) => [{ subjectType: 'DEFAULT_MODEL', action: 'UPDATED', subjectId: null, workspaceId: ws, catalogEntryId }];
 
-    expect(await eventsOf(org.token, () => setDefault(org.token, other.id, workspace.id))).toMatchObject(expected(catalogGid(other.id)));
-    expect(await eventsOf(org.token, () => setDefault(org.token, other.id, workspace.id))).toEqual([]);
-    expect(await eventsOf(org.token, () => setDefault(org.token, orgDefault.id, workspace.id))).toMatchObject(expected(catalogGid(orgDefault.id)));
-    const cleared = await eventsOf(org.token, async () => {
+    expect(await eventsOf(t, org.id, org.token, () => setDefault(org.token, other.id, workspace.id))).toMatchObject(expected(catalogGid(other.id)));
+    expect(await eventsOf(t, org.id, org.token, () => setDefault(org.token, other.id, workspace.id))).toEqual([]);
+    expect(await eventsOf(t, org.id, org.token, () => setDefault(org.token, orgDefault.id, workspace.id))).toMatchObject(expected(catalogGid(orgDefault.id)));
+    const cleared = await eventsOf(t, org.id, org.token, async () => {
       expect(ok(await t.request<any>(CLEAR, { ws }, { token: org.token })).clearDefaultModel.cleared).toBe(true);
     });
     expect(cleared).toMatchObject(expected(null));
-    const again = await eventsOf(org.token, async () => {
+    const again = await eventsOf(t, org.id, org.token, async () => {
       expect(ok(await t.request<any>(CLEAR, { ws }, { token: org.token })).clearDefaultModel.cleared).toBe(false);
     });
     expect(again).toEqual([]);
@@ -183,7 +177,7 @@ describe('clearDefaultModel for the organization', () => {
   it('removes both settings in one change, and is idempotent', async () => {
     const { org } = await organizationWithDefault('ClearOrg');
     const workspace = await f.workspace(org.id);
-    const events = await eventsOf(org.token, async () => {
+    const events = await eventsOf(t, org.id, org.token, async () => {
       expect(ok(await t.request<any>(CLEAR, {}, { token: org.token })).clearDefaultModel.cleared).toBe(true);
     });
     expect(events).toMatchObject([{ subjectType: 'DEFAULT_MODEL', workspaceId: null, catalogEntryId: null }]);
@@ -202,7 +196,7 @@ describe('workspace deletion', () => {
     const workspace = await f.workspace(org.id);
     await f.grant(org.id, [other.id], workspace.id);
     ok(await setDefault(org.token, other.id, workspace.id));
-    const events = await eventsOf(org.token, () => t.request<any>(DELETE_WORKSPACE, { id: workspaceGid(workspace.id) }, { token: org.token }));
+    const events = await eventsOf(t, org.id, org.token, () => t.request<any>(DELETE_WORKSPACE, { id: workspaceGid(workspace.id) }, { token: org.token }));
     expect(kinds(events).sort()).toEqual(['DEFAULT_MODEL UPDATED', 'MODEL_ACCESS DELETED', 'WORKSPACE DELETED']);
     expect(events.every((event) => event.workspaceId === workspaceGid(workspace.id))).toBe(true);
     expect(events.find((event) => event.subjectType === 'DEFAULT_MODEL')!.catalogEntryId).toBeNull();
