@@ -64,6 +64,12 @@ export function isCancellation(error: unknown): boolean {
   return false;
 }
 
+/** Whether PostgreSQL refused a statement with one of these SQLSTATEs (raw queries carry them in the driver's error). */
+export function hasSqlState(error: unknown, ...states: string[]): boolean {
+  for (const part of chain(error)) if (states.includes(codeOf(part))) return true;
+  return false;
+}
+
 /** A query refused by the driver because its connection was already dead: it never reached the server. */
 export function wasNeverSent(error: unknown): boolean {
   for (const part of chain(error)) if (NEVER_SENT.test(messageOf(part))) return true;

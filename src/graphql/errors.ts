@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { ConnectionLost, isCancellation, isConnectionFailure } from '../db/failures.ts';
+import { ConnectionLost, hasSqlState, isCancellation, isConnectionFailure } from '../db/failures.ts';
 
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
@@ -58,9 +58,9 @@ export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002';
 }
 
-/** Prisma's code for a foreign-key violation (the referenced row is gone). */
+/** A foreign-key violation (the referenced row is gone): Prisma's code, or the SQLSTATE of a raw query. */
 export function isForeignKeyViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2003';
+  return (typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2003') || hasSqlState(error, '23503');
 }
 
 const RETRY_SOON = { status: 503, headers: { 'Retry-After': '1' } };

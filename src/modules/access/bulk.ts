@@ -1,7 +1,8 @@
 import type { Context } from '../../graphql/context.ts';
 import { Prisma, type AgentModelAccess } from '../../generated/prisma/client.ts';
 import { parseId } from '../../graphql/builder.ts';
-import { badInput, notFound } from '../../graphql/errors.ts';
+import { badInput, isForeignKeyViolation, notFound } from '../../graphql/errors.ts';
+import { hasSqlState } from '../../db/failures.ts';
 import type { Tx } from '../../db/scope.ts';
 import type { AuditedOperation } from '../audit/record.ts';
 
@@ -70,12 +71,11 @@ async function insertGrants(tx: Tx, organizationId: string, workspaceId: string 
 }
 
 /**
- * An entry or workspace deleted since the checks: the grant's row check (RLS, which
- * looks the entry up) or its foreign key then refuses the insert.
+ * An entry or workspace deleted since the checks: the grant's foreign key, or its row
+ * check (RLS, which looks the entry up: SQLSTATE 42501), then refuses the insert.
  */
 function referencesVanished(error: unknown): boolean {
-  const cause = (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } } | null)?.meta?.driverAdapterError?.cause;
-  return cause?.originalCode === '23503' || cause?.originalCode === '42501';
+  return isForeignKeyViolation(error) || hasSqlState(error, '42501');
 }
 
 /** The level's grants of these entries, in the order of `catalogIds`. */
