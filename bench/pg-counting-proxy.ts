@@ -8,8 +8,9 @@ import net from 'node:net';
  * - statements: each simple-protocol Query ('Q') plus each extended-protocol Execute
  *   ('E'). A 'Q' carrying several ';'-separated statements counts once (the bench's
  *   targets only send single statements that way).
- * - transactions: 'Q' or Parse ('P') messages whose SQL starts with BEGIN / START
- *   TRANSACTION.
+ * - transactions: 'Q' messages whose SQL starts with BEGIN / START TRANSACTION, and
+ *   Binds ('B') of a statement that does: the unnamed one last parsed, or a named one
+ *   (prepared once per connection, bound every time).
  * - roundTrips: 'Q' plus Sync ('S'), the points where a client waits for the server.
  *
  * Backend → client bytes are only forwarded. TLS is not supported: the targets connect
@@ -40,6 +41,9 @@ class FrontendParser {
   #prefix = Buffer.alloc(256);
   #prefixLength = 0;
   #prefixWanted = 0;
+  /** Whether the last unnamed Parse, and each named one, starts a transaction. */
+  #unnamedStartsTransaction = false;
+  readonly #namedStartingTransaction = new Set<string>();
 
   constructor(private readonly counts: StatementCounts) {}
 
@@ -78,7 +82,8 @@ class FrontendParser {
         this.#remaining = this.#header.readInt32BE(1) - 4;
         const t = String.fromCharCode(this.#type);
         // Parse: statement name (NUL-terminated), then the query; keep enough for both.
-        this.#prefixWanted = t === 'Q' ? SQL_PREFIX_BYTES : t === 'P' ? this.#prefix.length : 0;
+        // Bind: portal name, then the statement name (both NUL-terminated).
+        this.#prefixWanted = t === 'Q' ? SQL_PREFIX_BYTES : t === 'P' || t === 'B' ? this.#prefix.length : 0;
       }
       this.#prefixLength = 0;
       if (this.#remaining <= 0) {
@@ -108,9 +113,20 @@ class FrontendParser {
         c.parses++;
         const body = this.#prefix.subarray(0, this.#prefixLength);
         const nul = body.indexOf(0);
-        if (nul >= 0 && TRANSACTION_START.test(body.toString('utf8', nul + 1, Math.min(body.length, nul + 1 + SQL_PREFIX_BYTES)))) {
-          c.transactions++;
-        }
+        if (nul < 0) break;
+        const name = body.toString('utf8', 0, nul);
+        const starts = TRANSACTION_START.test(body.toString('utf8', nul + 1, Math.min(body.length, nul + 1 + SQL_PREFIX_BYTES)));
+        if (name === '') this.#unnamedStartsTransaction = starts;
+        else if (starts) this.#namedStartingTransaction.add(name);
+        break;
+      }
+      case 'B': {
+        const body = this.#prefix.subarray(0, this.#prefixLength);
+        const portalEnd = body.indexOf(0);
+        const statementEnd = portalEnd < 0 ? -1 : body.indexOf(0, portalEnd + 1);
+        if (statementEnd < 0) break;
+        const name = body.toString('utf8', portalEnd + 1, statementEnd);
+        if (name === '' ? this.#unnamedStartsTransaction : this.#namedStartingTransaction.has(name)) c.transactions++;
         break;
       }
       default:

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -87,7 +88,7 @@ function openPostgres(options: DatabaseOptions): Database {
   // An idle client losing its connection must not crash the process: the pool drops
   // it (as it drops a client whose connection failed while checked out, on release).
   pool.on('error', () => {});
-  const prisma = createClient(new PrismaPg(pool), options.onQuery);
+  const prisma = createClient(new PrismaPg(pool, { statementNameGenerator: preparedStatementName }), options.onQuery);
   return {
     kind: 'postgres',
     prisma,
@@ -124,6 +125,25 @@ function openPostgres(options: DatabaseOptions): Database {
       await pool.end();
     },
   };
+}
+
+/** At most this many distinct statements are prepared (per connection, the same ones). */
+const MAX_PREPARED_STATEMENTS = 2_000;
+const statementNames = new Map<string, string>();
+
+/**
+ * Prisma's statements are prepared once per connection, by a name derived from their
+ * text: PostgreSQL then neither parses nor plans them again (planning a catalog page
+ * cost about as much as running it). Past the bound, statements go unnamed, so neither
+ * this map nor a connection's prepared statements grow without end.
+ */
+function preparedStatementName(query: { sql: string }): string {
+  const known = statementNames.get(query.sql);
+  if (known !== undefined) return known;
+  if (statementNames.size >= MAX_PREPARED_STATEMENTS) return '';
+  const name = `mcp_${crypto.createHash('sha256').update(query.sql).digest('base64url').slice(0, 24)}`;
+  statementNames.set(query.sql, name);
+  return name;
 }
 
 /**
