@@ -1,7 +1,8 @@
 /**
  * Typed views of `agent_catalog.model_metadata` (SPEC §3). Capabilities, limits and
  * pricing are derived from it by PostgreSQL, in generated columns, and combined with
- * overrides and inherited values in the agent_catalog_effective view (SPEC §14).
+ * overrides and inherited values into the entry's effective_* columns by triggers
+ * (SPEC §14; read through the agent_catalog_effective view).
  */
 
 type Metadata = Record<string, unknown>;

@@ -6,8 +6,8 @@ import { CatalogEntryRef } from './schema.ts';
 
 /**
  * Declared model properties (SPEC §14), stored in `agent_catalog.overrides` under the
- * metadata's key names; a key is present only when declared. The agent_catalog_effective
- * view reads them.
+ * metadata's key names; a key is present only when declared. A trigger combines them
+ * into the entry's effective values (agent_catalog_effective).
  */
 export type StoredOverrides = {
   capabilities?: string[];
