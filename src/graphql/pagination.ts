@@ -10,7 +10,7 @@ export interface ConnectionArgs {
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
 
-type SortValue = string | Date;
+export type SortValue = string | Date;
 
 /** One column of a keyset ordering; the last one must be unique (the id). */
 export interface SortKey<Row> {
@@ -105,8 +105,20 @@ export function pageSize(value: number | null | undefined, argument: string): nu
   return value;
 }
 
+/** The page as decoded values, for queries written in SQL rather than as a Prisma `where`. */
+export interface Keyset {
+  /** Rows strictly beyond these sort values (the `after` cursor), in the ordering. */
+  after?: SortValue[];
+  /** Rows strictly before these (the `before` cursor). */
+  before?: SortValue[];
+  /** True for `last`: the rows are fetched in reverse order (and reversed back by `build`). */
+  backward: boolean;
+  take: number;
+}
+
 export interface ConnectionPlan<Row> {
   query: PageQuery;
+  keyset: Keyset;
   /** Turns the fetched rows (in query order) into the connection. */
   build(rows: Row[], totalCount: () => Promise<number>): Connection<Row>;
 }
@@ -123,9 +135,11 @@ export function planConnection<Row>(ordering: Ordering<Row>, args: ConnectionArg
   const backward = last !== undefined;
   const size = first ?? last ?? DEFAULT_PAGE_SIZE;
 
+  const after = args.after == null ? undefined : decodeCursor(ordering, args.after, 'after');
+  const before = args.before == null ? undefined : decodeCursor(ordering, args.before, 'before');
   const bounds: Record<string, unknown>[] = [];
-  if (args.after != null) bounds.push(beyond(ordering.keys, decodeCursor(ordering, args.after, 'after'), false));
-  if (args.before != null) bounds.push(beyond(ordering.keys, decodeCursor(ordering, args.before, 'before'), true));
+  if (after) bounds.push(beyond(ordering.keys, after, false));
+  if (before) bounds.push(beyond(ordering.keys, before, true));
 
   const orderBy = ordering.keys.map((key) => ({
     [key.field]: (key.direction === 'asc') !== backward ? 'asc' : 'desc',
@@ -137,6 +151,7 @@ export function planConnection<Row>(ordering: Ordering<Row>, args: ConnectionArg
       orderBy,
       take: size + 1,
     },
+    keyset: { after, before, backward, take: size + 1 },
     build(rows, totalCount) {
       const hasMore = rows.length > size;
       const page = rows.slice(0, size);

@@ -4,6 +4,8 @@ import { fakeProvider, json } from '../providers/fake-provider.ts';
 import { fixtures, catalogGid } from '../access/fixtures.ts';
 import { feedHead, kinds, readFeed } from '../changes/feed-client.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
+import { catalogFilterSql, catalogFilterWhere, type CatalogEntryFilter } from '../../src/modules/catalog/filter.ts';
+import type { Context } from '../../src/graphql/context.ts';
 
 let t: TestApp;
 let provider: Awaited<ReturnType<typeof fakeProvider>>;
@@ -146,6 +148,27 @@ describe('inheritance', () => {
     ok(await t.request(UPSERT_PLATFORM, { entries: [{ modelProvider: 'gemini', modelName: name, metadata: { supports_vision: true } }] }, { token: admin }));
     expect(await entry(`vendor/${name}`)).toMatchObject({ inheritsFrom: null, capabilities: [], limits: { maxInputTokens: 30 } });
     await refresh(OFFERED);
+  });
+
+  it('follows a platform change in every organization, through the platform path only, with no event of their own', async () => {
+    const name = 'cross-organization';
+    const f = fixtures(t);
+    const providerB = await f.customProvider(b.id);
+    const entryB = await f.customEntry(b.id, providerB.id, `team/${name}`);
+    const seen = async () =>
+      ok(await t.request<any>(`query($id: ID!) { node(id: $id) { ... on CatalogEntry { capabilities inheritsFrom { modelName } } } }`, { id: catalogGid(entryB.id) }, { token: b.token })).node;
+    expect(await seen()).toEqual({ capabilities: [], inheritsFrom: null });
+    const head = await feedHead(t, b.token);
+    ok(await t.request(UPSERT_PLATFORM, { entries: [{ modelProvider: 'openai', modelName: name, metadata: { supports_vision: true } }] }, { token: admin }));
+    expect(await seen()).toEqual({ capabilities: ['vision'], inheritsFrom: { modelName: name } });
+    // The platform entry's event says it; the entry that inherits records nothing itself.
+    expect(kinds(await readFeed(t, b.token, head))).toEqual(['CATALOG_ENTRY CREATED']);
+    // Recomputing other organizations' entries is the platform path's alone.
+    await expect(
+      scopedTransaction(t.services.database.prisma, { kind: 'tenant', organizationId: b.id }, (tx) =>
+        tx.$queryRaw`SELECT catalog_refresh_inheritance(ARRAY[${name}]::text[])`,
+      ),
+    ).rejects.toThrow(/permission denied/);
   });
 
   it('is computed under row-level security: another organization sees neither the entries nor their effective values', async () => {
@@ -321,6 +344,49 @@ describe('the capabilities filter', () => {
     const data = ok(await t.request<any>(QUERY, { ws: encodeGlobalId('Workspace', workspace.id) }, { token: a.token }));
     expect(data.workspaceModels.edges.map((edge: any) => edge.node.modelName)).toEqual(['gpt-4o', 'openai/gpt-5-mini']);
     expect(data.workspaceModels.edges[0].node.capabilities).toEqual(['function_calling', 'vision']);
+  });
+});
+
+describe('the two forms of the catalog filter', () => {
+  it('select the same rows: the SQL of catalog pages and the Prisma where of workspace models', async () => {
+    const f = fixtures(t);
+    const own = await f.orgEntry(a.id, 'Claude_50%\\x', 'bedrock');
+    const visible = await f.tenant(a.id, (tx) => tx.agentCatalog.findMany({ select: { id: true } }));
+    // Every other visible entry enabled at organization level, so both values of that filter select something.
+    const granted = new Set((await f.grantsOf(a.id)).filter((grant) => grant.workspaceId === null).map((grant) => grant.catalogId));
+    await f.grant(a.id, visible.filter((row, i) => i % 2 === 0 && !granted.has(row.id)).map((row) => row.id));
+    ok(await update({ id: catalogGid(own.id), overrides: { capabilities: ['vision'] } }));
+    const ctx = { db: { organizationId: a.id } } as unknown as Context;
+    const filters: CatalogEntryFilter[] = [
+      {},
+      { provider: 'openai' },
+      { provider: 'bedrock', capabilities: ['vision'] },
+      { modelNameContains: 'GPT' },
+      { modelNameContains: '50%\\' },
+      { modelNameContains: '_' },
+      { origin: 'PLATFORM' },
+      { origin: 'ORGANIZATION' },
+      { origin: 'CUSTOM_PROVIDER' },
+      { customProviderId: gatewayId },
+      { enabledForOrganization: true },
+      { enabledForOrganization: false },
+      { capabilities: ['vision'] },
+      { capabilities: ['vision', 'function_calling'] },
+      { capabilities: [] },
+    ];
+    for (const filter of filters) {
+      const [byWhere, bySql] = await f.tenant(a.id, async (tx) => [
+        (await tx.agentCatalog.findMany({ where: catalogFilterWhere(ctx, filter), select: { id: true }, orderBy: { id: 'asc' } })).map((row) => row.id),
+        (await tx.$queryRaw<{ id: string }[]>`SELECT c.id::text FROM agent_catalog c WHERE ${catalogFilterSql(ctx, filter)} ORDER BY c.id`).map((row) => row.id),
+      ]);
+      expect(bySql, JSON.stringify(filter)).toEqual(byWhere);
+    }
+    // Every filter kind selects some rows and leaves some out, so an agreement means something.
+    for (const filter of filters.slice(1, -1)) {
+      const count = await f.tenant(a.id, (tx) => tx.agentCatalog.count({ where: catalogFilterWhere(ctx, filter) }));
+      expect(count, JSON.stringify(filter)).toBeGreaterThan(0);
+      expect(count, JSON.stringify(filter)).toBeLessThan(visible.length + 1);
+    }
   });
 });
 

@@ -3,8 +3,9 @@ import type { AgentCatalogEffective } from '../../generated/prisma/client.ts';
 
 /**
  * Effective capabilities, limits and pricing of entries (SPEC §14), from the
- * agent_catalog_effective view, by entry id, one query per batch. Catalog pages join
- * the view into their own statement and prime this loader with what they read.
+ * agent_catalog_effective view, by entry id, one query per batch. Catalog pages read
+ * them with their entries (catalogEntries: page-sql.ts; the pages of one parent: the
+ * view joined, priming this loader).
  */
 export function effectiveValuesLoader(ctx: Context) {
   return loader<string, AgentCatalogEffective | null>(ctx, 'catalogEffectiveValues', async (ids) => {

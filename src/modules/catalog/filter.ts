@@ -1,5 +1,5 @@
 import type { Context } from '../../graphql/context.ts';
-import type { Prisma } from '../../generated/prisma/client.ts';
+import { Prisma } from '../../generated/prisma/client.ts';
 import { parseId } from '../../graphql/builder.ts';
 import { badInput } from '../../graphql/errors.ts';
 import { CAPABILITY_PATTERN } from './metadata.ts';
@@ -36,41 +36,93 @@ export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/**
- * The `where` of a CatalogEntryFilter (all conditions AND-combined), always limited
- * to the rows visible to the caller's organization.
- */
-export function catalogFilterWhere(ctx: Context, filter: CatalogEntryFilter | null | undefined, argument = 'filter'): Prisma.AgentCatalogWhereInput {
-  const organizationId = ctx.db.organizationId;
-  const and: Prisma.AgentCatalogWhereInput[] = [visibleTo(organizationId)];
-  if (!filter) return { AND: and };
+/** A filter whose values were checked, with the provider id decoded. */
+interface CheckedFilter {
+  provider?: string;
+  modelNameContains?: string;
+  origin?: CatalogOrigin;
+  customProviderId?: string;
+  enabledForOrganization?: boolean;
+  capabilities?: readonly string[];
+}
 
+function checkFilter(filter: CatalogEntryFilter, argument: string): CheckedFilter {
+  const checked: CheckedFilter = {};
   if (filter.provider != null) {
     if (filter.provider.length > 120) throw badInput(`${argument}.provider`, 'must be at most 120 characters');
-    and.push({ modelProvider: filter.provider });
+    checked.provider = filter.provider;
   }
   if (filter.modelNameContains != null) {
     if (filter.modelNameContains.length > 500) {
       throw badInput(`${argument}.modelNameContains`, 'must be at most 500 characters');
     }
-    and.push({ modelName: { contains: escapeLike(filter.modelNameContains), mode: 'insensitive' } });
+    checked.modelNameContains = filter.modelNameContains;
   }
-  if (filter.origin != null) and.push(originWhere(filter.origin));
+  if (filter.origin != null) checked.origin = filter.origin;
   if (filter.customProviderId != null) {
-    and.push({ customProviderId: parseId(filter.customProviderId, 'CustomProvider', `${argument}.customProviderId`) });
+    checked.customProviderId = parseId(filter.customProviderId, 'CustomProvider', `${argument}.customProviderId`);
   }
-  if (filter.enabledForOrganization != null) {
-    const grant = { access: { some: { organizationId, workspaceId: null } } };
-    and.push(filter.enabledForOrganization ? grant : { NOT: grant });
-  }
+  if (filter.enabledForOrganization != null) checked.enabledForOrganization = filter.enabledForOrganization;
   if (filter.capabilities != null) {
     for (const capability of filter.capabilities) {
       if (!CAPABILITY_PATTERN.test(capability)) {
         throw badInput(`${argument}.capabilities`, 'capability names are lowercase letters, digits and _');
       }
     }
-    // The effective capabilities (SPEC §14), as CatalogEntry.capabilities shows them.
-    if (filter.capabilities.length > 0) and.push({ effective: { is: { capabilities: { array_contains: [...filter.capabilities] } } } });
+    if (filter.capabilities.length > 0) checked.capabilities = filter.capabilities;
   }
+  return checked;
+}
+
+/**
+ * The `where` of a CatalogEntryFilter (all conditions AND-combined), always limited
+ * to the rows visible to the caller's organization. catalogFilterSql is the same
+ * filter in SQL; test/catalog checks that both select the same rows.
+ */
+export function catalogFilterWhere(ctx: Context, filter: CatalogEntryFilter | null | undefined, argument = 'filter'): Prisma.AgentCatalogWhereInput {
+  const organizationId = ctx.db.organizationId;
+  const and: Prisma.AgentCatalogWhereInput[] = [visibleTo(organizationId)];
+  if (!filter) return { AND: and };
+  const checked = checkFilter(filter, argument);
+  if (checked.provider !== undefined) and.push({ modelProvider: checked.provider });
+  if (checked.modelNameContains !== undefined) {
+    and.push({ modelName: { contains: escapeLike(checked.modelNameContains), mode: 'insensitive' } });
+  }
+  if (checked.origin !== undefined) and.push(originWhere(checked.origin));
+  if (checked.customProviderId !== undefined) and.push({ customProviderId: checked.customProviderId });
+  if (checked.enabledForOrganization !== undefined) {
+    const grant = { access: { some: { organizationId, workspaceId: null } } };
+    and.push(checked.enabledForOrganization ? grant : { NOT: grant });
+  }
+  // The effective capabilities (SPEC §14), as CatalogEntry.capabilities shows them.
+  if (checked.capabilities) and.push({ effective: { is: { capabilities: { array_contains: [...checked.capabilities] } } } });
   return { AND: and };
+}
+
+const ORIGIN_SQL: Record<CatalogOrigin, Prisma.Sql> = {
+  PLATFORM: Prisma.sql`c.organization_id IS NULL`,
+  CUSTOM_PROVIDER: Prisma.sql`c.custom_provider_id IS NOT NULL`,
+  ORGANIZATION: Prisma.sql`c.organization_id IS NOT NULL AND c.custom_provider_id IS NULL`,
+};
+
+/** catalogFilterWhere as SQL conditions on `c`, an agent_catalog row (for page-sql.ts). */
+export function catalogFilterSql(ctx: Context, filter: CatalogEntryFilter | null | undefined, argument = 'filter'): Prisma.Sql {
+  const organizationId = ctx.db.organizationId;
+  const and = [Prisma.sql`(c.organization_id = ${organizationId}::uuid OR c.organization_id IS NULL)`];
+  const checked = filter ? checkFilter(filter, argument) : {};
+  if (checked.provider !== undefined) and.push(Prisma.sql`c.model_provider = ${checked.provider}`);
+  if (checked.modelNameContains !== undefined) {
+    and.push(Prisma.sql`c.model_name ILIKE ${`%${escapeLike(checked.modelNameContains)}%`}`);
+  }
+  if (checked.origin !== undefined) and.push(ORIGIN_SQL[checked.origin]);
+  if (checked.customProviderId !== undefined) and.push(Prisma.sql`c.custom_provider_id = ${checked.customProviderId}::uuid`);
+  if (checked.enabledForOrganization !== undefined) {
+    const grant = Prisma.sql`EXISTS (SELECT 1 FROM agent_model_access a
+      WHERE a.organization_id = ${organizationId}::uuid AND a.workspace_id IS NULL AND a.catalog_id = c.id)`;
+    and.push(checked.enabledForOrganization ? grant : Prisma.sql`NOT ${grant}`);
+  }
+  if (checked.capabilities) {
+    and.push(Prisma.sql`c.effective_capabilities @> ${JSON.stringify(checked.capabilities)}::jsonb`);
+  }
+  return Prisma.join(and, ' AND ');
 }

@@ -1,12 +1,11 @@
 import { builder, access } from '../../graphql/builder.ts';
 import { loader, type Context } from '../../graphql/context.ts';
-import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
+import type { AgentCatalog } from '../../generated/prisma/client.ts';
 import { selectedFieldNames } from '../../graphql/lookahead.ts';
-import { paginate, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
+import { planConnection, type Connection, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
 import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef } from './schema.ts';
-import { customProviderLoader } from '../providers/loaders.ts';
-import { catalogFilterWhere, type CatalogEntryFilter } from './filter.ts';
-import { primeEffectiveValues } from './effective.ts';
+import { catalogFilterSql, type CatalogEntryFilter } from './filter.ts';
+import { countCatalogRows, fetchCatalogPageRows, readWithPage, type CatalogPageNeeds, type CatalogPageQuery } from './page-sql.ts';
 
 export const SortDirectionEnum = builder.enumType('SortDirection', { values: ['ASC', 'DESC'] as const });
 
@@ -45,66 +44,31 @@ function catalogOrdering(field: OrderField, direction: Direction): Ordering<Agen
   }
 }
 
-/** What the response reads of each entry beyond its plain columns (from the selection). */
-export interface CatalogPageNeeds {
-  /** The raw model_metadata document (the `metadata` field). */
-  metadata: boolean;
-  /** Effective capabilities, limits, pricing or the inherited entry. */
-  effective: boolean;
-  customProvider: boolean;
-  enabledForOrganization: boolean;
-}
-
 export function listCatalogEntries(
   ctx: Context,
   args: ConnectionArgs,
   filter: CatalogEntryFilter | null | undefined,
   order: { field: OrderField; direction: Direction } | null | undefined,
   needs: CatalogPageNeeds,
-) {
-  const where = catalogFilterWhere(ctx, filter);
-  return paginate(
-    catalogOrdering(order?.field ?? 'CREATED_AT', order?.direction ?? 'DESC'),
-    args,
-    where,
-    (query) => fetchCatalogPage(ctx, query, needs),
-    (query) => ctx.db.transaction((tx) => tx.agentCatalog.count(query)),
-  );
+): Promise<Connection<AgentCatalog>> {
+  const where = catalogFilterSql(ctx, filter);
+  const ordering = catalogOrdering(order?.field ?? 'CREATED_AT', order?.direction ?? 'DESC');
+  const plan = planConnection(ordering, args);
+  return fetchCatalogPage(ctx, { organizationId: ctx.db.organizationId, where, ordering, keyset: plan.keyset, needs }).then((rows) => {
+    let counted: Promise<number> | undefined;
+    return plan.build(rows, () => (counted ??= ctx.db.transaction((tx) => countCatalogRows(tx, where))));
+  });
 }
 
 /**
- * One page of entries, in one statement. The metadata document is left out unless
- * asked for (capabilities, limits and pricing come from the effective values). The
- * effective values, the provider and the organization-level grant, when asked for, are
- * joined in (LATERAL joins) and handed to the loaders their fields read from.
+ * One page of entries, in one statement (page-sql.ts). What the selection reads
+ * beyond the entries' columns is kept for the fields that read it (readWithPage).
  */
-async function fetchCatalogPage(
-  ctx: Context,
-  query: { where: Prisma.AgentCatalogWhereInput; orderBy: Prisma.AgentCatalogOrderByWithRelationInput[]; take: number },
-  needs: CatalogPageNeeds,
-): Promise<AgentCatalog[]> {
-  const rows = await ctx.db.transaction((tx) =>
-    tx.agentCatalog.findMany({
-      ...query,
-      omit: { modelMetadata: !needs.metadata },
-      ...(needs.effective || needs.customProvider || needs.enabledForOrganization ? { relationLoadStrategy: 'join' as const } : {}),
-      include: {
-        effective: needs.effective,
-        customProvider: needs.customProvider,
-        access: needs.enabledForOrganization
-          ? { where: { organizationId: ctx.db.organizationId, workspaceId: null }, select: { id: true }, take: 1 }
-          : false,
-      },
-    }),
-  );
-  const providers = customProviderLoader(ctx);
-  const enabled = enabledLoader(ctx);
-  primeEffectiveValues(ctx, rows);
-  return rows.map(({ customProvider, access, effective: _effective, ...entry }) => {
-    if (customProvider) providers.prime(customProvider.id, customProvider);
-    if (access) enabled.prime(entry.id, access.length > 0);
-    // Without modelMetadata only when the selection does not read it.
-    return entry as AgentCatalog;
+async function fetchCatalogPage(ctx: Context, query: CatalogPageQuery): Promise<AgentCatalog[]> {
+  const rows = await ctx.db.transaction((tx) => fetchCatalogPageRows(tx, query));
+  return rows.map((row) => {
+    readWithPage.set(row.entry, row);
+    return row.entry;
   });
 }
 
@@ -126,7 +90,7 @@ function enabledLoader(ctx: Context) {
 builder.objectField(CatalogEntryRef, 'enabledForOrganization', (t) =>
   t.boolean({
     description: 'True when the organization has an organization-level grant for this entry.',
-    resolve: (entry, _args, ctx) => enabledLoader(ctx).load(entry.id),
+    resolve: (entry, _args, ctx) => readWithPage.get(entry)?.enabled ?? enabledLoader(ctx).load(entry.id),
   }),
 );
 

@@ -1,12 +1,13 @@
 import { builder } from '../../graphql/builder.ts';
 import { connectionOf } from '../../graphql/connections.ts';
-import type { AgentCatalog } from '../../generated/prisma/client.ts';
+import type { AgentCatalog, AgentCatalogEffective } from '../../generated/prisma/client.ts';
 import { CustomProviderRef } from '../providers/types.ts';
 import { customProviderLoader } from '../providers/loaders.ts';
 import { asMetadata } from './metadata.ts';
 import { bounded } from '../../graphql/input-bounds.ts';
 import type { Context } from '../../graphql/context.ts';
 import { effectiveValuesLoader } from './effective.ts';
+import { readWithPage } from './page-sql.ts';
 import { catalogEntryLoader } from '../access/loaders.ts';
 import type { CatalogOrigin } from './filter.ts';
 
@@ -50,12 +51,22 @@ const ModelPricingRef = builder.objectRef<ModelPricing>('ModelPricing').implemen
 type EffectiveValues = Pick<AgentCatalog, 'capabilities' | 'maxInputTokens' | 'maxOutputTokens' | 'inputCostPerToken' | 'outputCostPerToken'>;
 
 /**
- * An entry's effective values (override, own metadata, inherited: SPEC §14). An entry
- * that is no longer visible by the time they are read (deleted meanwhile) shows its
- * own, derived from its metadata when it was written.
+ * An entry's effective values (override, own metadata, inherited: SPEC §14): read with
+ * its page, else by the loader. Null for an entry no longer visible by the time they
+ * are read (deleted meanwhile).
  */
-async function effectiveValues(ctx: Context, row: AgentCatalog): Promise<EffectiveValues> {
-  return (await effectiveValuesLoader(ctx).load(row.id)) ?? row;
+function effectiveRow(ctx: Context, row: AgentCatalog): AgentCatalogEffective | null | Promise<AgentCatalogEffective | null> {
+  return readWithPage.get(row)?.effective ?? effectiveValuesLoader(ctx).load(row.id);
+}
+
+/**
+ * `pick` of the entry's effective values, synchronously when its page read them. An
+ * entry without any (see effectiveRow) shows its own, derived from its metadata when
+ * it was written.
+ */
+function fromEffective<T>(ctx: Context, row: AgentCatalog, pick: (effective: EffectiveValues) => T): T | Promise<T> {
+  const effective = effectiveRow(ctx, row);
+  return effective instanceof Promise ? effective.then((read) => pick(read ?? row)) : pick(effective ?? row);
 }
 
 export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
@@ -74,7 +85,11 @@ export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
     customProvider: t.field({
       type: CustomProviderRef,
       nullable: true,
-      resolve: (row, _args, ctx) => (row.customProviderId ? customProviderLoader(ctx).load(row.customProviderId) : null),
+      resolve: (row, _args, ctx) => {
+        if (!row.customProviderId) return null;
+        const read = readWithPage.get(row)?.customProvider;
+        return read !== undefined ? read : customProviderLoader(ctx).load(row.customProviderId);
+      },
     }),
     metadata: t.field({
       type: 'JSONObject',
@@ -84,21 +99,17 @@ export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
     capabilities: t.stringList({
       description:
         'Capability flags that are true, without the supports_ prefix, sorted (e.g. function_calling, vision).',
-      resolve: async (row, _args, ctx) => (await effectiveValues(ctx, row)).capabilities as string[],
+      resolve: (row, _args, ctx) => fromEffective(ctx, row, (effective) => effective.capabilities as string[]),
     }),
     limits: t.field({
       type: ModelLimitsRef,
-      resolve: async (row, _args, ctx) => {
-        const effective = await effectiveValues(ctx, row);
-        return { maxInputTokens: effective.maxInputTokens, maxOutputTokens: effective.maxOutputTokens };
-      },
+      resolve: (row, _args, ctx) =>
+        fromEffective(ctx, row, (effective) => ({ maxInputTokens: effective.maxInputTokens, maxOutputTokens: effective.maxOutputTokens })),
     }),
     pricing: t.field({
       type: ModelPricingRef,
-      resolve: async (row, _args, ctx) => {
-        const effective = await effectiveValues(ctx, row);
-        return { inputCostPerToken: effective.inputCostPerToken, outputCostPerToken: effective.outputCostPerToken };
-      },
+      resolve: (row, _args, ctx) =>
+        fromEffective(ctx, row, (effective) => ({ inputCostPerToken: effective.inputCostPerToken, outputCostPerToken: effective.outputCostPerToken })),
     }),
     lastRefreshedAt: t.expose('lastRefreshedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -113,7 +124,7 @@ builder.objectField(CatalogEntryRef, 'inheritsFrom', (t) =>
     description:
       '(v2) The platform entry this entry takes capabilities, limits and pricing from, where its own metadata and overrides say nothing (discovered models whose name matches a platform model).',
     resolve: async (row, _args, ctx) => {
-      const inheritsFromId = (await effectiveValuesLoader(ctx).load(row.id))?.inheritsFromId;
+      const inheritsFromId = (await effectiveRow(ctx, row))?.inheritsFromId;
       return inheritsFromId ? catalogEntryLoader(ctx).load(inheritsFromId) : null;
     },
   }),

@@ -1,0 +1,157 @@
+import { Prisma, type AgentCatalog, type AgentCatalogEffective, type AgentCustomProvider } from '../../generated/prisma/client.ts';
+import type { Tx } from '../../db/scope.ts';
+import type { Keyset, Ordering, SortKey, SortValue } from '../../graphql/pagination.ts';
+
+/*
+ * A catalog page as one SQL statement whose JSON PostgreSQL builds: the hottest read
+ * of the service, written out because Prisma's findMany with the joined relations cost
+ * about twice the CPU of the statement itself (BENCHMARKS.md, "Where a miss goes").
+ * Row-level security applies as to every statement of the request's transaction.
+ */
+
+/** What the response reads of each entry beyond its plain columns (from the selection). */
+export interface CatalogPageNeeds {
+  /** The raw model_metadata document (the `metadata` field). */
+  metadata: boolean;
+  /** Effective capabilities, limits, pricing or the inherited entry. */
+  effective: boolean;
+  customProvider: boolean;
+  enabledForOrganization: boolean;
+}
+
+/**
+ * What a page read along with each of its entries, by entry object: the entries' fields
+ * answer from it synchronously (no loader round, no promise per field). Entries are
+ * objects of one request, so the map holds nothing past it.
+ */
+export const readWithPage = new WeakMap<AgentCatalog, CatalogPageRow>();
+
+export interface CatalogPageRow {
+  entry: AgentCatalog;
+  effective?: AgentCatalogEffective;
+  customProvider?: AgentCustomProvider | null;
+  enabled?: boolean;
+}
+
+const SORT_COLUMN: Record<string, Prisma.Sql> = {
+  createdAt: Prisma.raw('c.created_at'),
+  modelName: Prisma.raw('c.model_name'),
+  modelProvider: Prisma.raw('c.model_provider'),
+  id: Prisma.raw('c.id'),
+};
+
+function sortColumn(key: SortKey<AgentCatalog>): Prisma.Sql {
+  const column = SORT_COLUMN[key.field];
+  if (!column) throw new Error(`no SQL column for the sort key ${key.field}`);
+  return column;
+}
+
+function sortValue(key: SortKey<AgentCatalog>, value: SortValue): Prisma.Sql {
+  if (value instanceof Date) return Prisma.sql`${value.toISOString()}::timestamptz`;
+  return key.field === 'id' ? Prisma.sql`${value}::uuid` : Prisma.sql`${value}::text`;
+}
+
+/** Rows strictly beyond `values`, in the form PostgreSQL plans well (see `beyond` in pagination.ts). */
+function beyondSql(keys: readonly SortKey<AgentCatalog>[], values: readonly SortValue[], reverse: boolean): Prisma.Sql {
+  const [lead, ...rest] = keys;
+  const column = sortColumn(lead!);
+  const value = sortValue(lead!, values[0]!);
+  const ascending = (lead!.direction === 'asc') !== reverse;
+  if (rest.length === 0) return ascending ? Prisma.sql`${column} > ${value}` : Prisma.sql`${column} < ${value}`;
+  return Prisma.sql`${column} ${Prisma.raw(ascending ? '>=' : '<=')} ${value}
+    AND NOT (${column} = ${value} AND NOT (${beyondSql(rest, values.slice(1), reverse)}))`;
+}
+
+function orderSql(ordering: Ordering<AgentCatalog>, backward: boolean): Prisma.Sql {
+  return Prisma.join(
+    ordering.keys.map((key) => Prisma.sql`${sortColumn(key)} ${Prisma.raw((key.direction === 'asc') !== backward ? 'ASC' : 'DESC')}`),
+  );
+}
+
+const ENTRY_JSON = Prisma.raw(`'id', c.id, 'organizationId', c.organization_id, 'customProviderId', c.custom_provider_id,
+  'modelProvider', c.model_provider, 'modelName', c.model_name, 'displayName', c.display_name,
+  'lastRefreshedAt', c.last_refreshed_at, 'createdAt', c.created_at, 'updatedAt', c.updated_at,
+  'capabilities', c.capabilities, 'maxInputTokens', c.max_input_tokens, 'maxOutputTokens', c.max_output_tokens,
+  'inputCostPerToken', c.input_cost_per_token, 'outputCostPerToken', c.output_cost_per_token,
+  'modelBaseName', c.model_base_name, 'overrides', c.overrides`);
+
+// The effective values are stored with the entry (migration 20261204000000).
+const EFFECTIVE_JSON = Prisma.raw(`'effective', json_build_object('id', c.id, 'inheritsFromId', c.inherits_from_id,
+  'capabilities', c.effective_capabilities, 'maxInputTokens', c.effective_max_input_tokens,
+  'maxOutputTokens', c.effective_max_output_tokens, 'inputCostPerToken', c.effective_input_cost_per_token,
+  'outputCostPerToken', c.effective_output_cost_per_token)`);
+
+// encrypted_config as hex: JSON has no bytes; turned back into bytes below.
+const PROVIDER_JSON = Prisma.raw(`'customProvider', CASE WHEN p.id IS NULL THEN NULL ELSE json_build_object('id', p.id,
+  'organizationId', p.organization_id, 'displayName', p.display_name, 'baseUrl', p.base_url, 'passthrough', p.passthrough,
+  'apiKeyHeader', p.api_key_header, 'encryptedConfig', encode(p.encrypted_config, 'hex'), 'discoveryStatus', p.discovery_status,
+  'lastDiscoveryError', p.last_discovery_error, 'lastDiscoveryStartedAt', p.last_discovery_started_at,
+  'lastRefreshedAt', p.last_refreshed_at, 'createdAt', p.created_at, 'updatedAt', p.updated_at) END`);
+
+export interface CatalogPageQuery {
+  organizationId: string;
+  /** Which rows (conditions on `c`, an agent_catalog row), before the keyset bounds. */
+  where: Prisma.Sql;
+  ordering: Ordering<AgentCatalog>;
+  keyset: Keyset;
+  needs: CatalogPageNeeds;
+}
+
+/**
+ * The page is cut first (keyset bounds, order and LIMIT over agent_catalog alone, so
+ * PostgreSQL walks the ordering's index) and only its rows are then decorated with
+ * the provider and the organization-level grant.
+ */
+function pageSql({ organizationId, where, ordering, keyset, needs }: CatalogPageQuery): Prisma.Sql {
+  const conditions = [where];
+  if (keyset.after) conditions.push(beyondSql(ordering.keys, keyset.after, false));
+  if (keyset.before) conditions.push(beyondSql(ordering.keys, keyset.before, true));
+  const order = orderSql(ordering, keyset.backward);
+  const fields = [ENTRY_JSON];
+  if (needs.metadata) fields.push(Prisma.raw(`'modelMetadata', c.model_metadata`));
+  if (needs.effective) fields.push(EFFECTIVE_JSON);
+  if (needs.customProvider) fields.push(PROVIDER_JSON);
+  if (needs.enabledForOrganization) {
+    fields.push(Prisma.sql`'enabled', EXISTS (SELECT 1 FROM agent_model_access a
+      WHERE a.organization_id = ${organizationId}::uuid AND a.workspace_id IS NULL AND a.catalog_id = c.id)`);
+  }
+  return Prisma.sql`SELECT coalesce(json_agg(json_build_object(${Prisma.join(fields)}) ORDER BY ${order}), '[]')::text AS page
+    FROM (SELECT * FROM agent_catalog c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${keyset.take}) c
+    ${needs.customProvider ? Prisma.sql`LEFT JOIN agent_custom_provider p ON p.organization_id = c.organization_id AND p.id = c.custom_provider_id` : Prisma.empty}`;
+}
+
+const date = (value: string | null): Date | null => (value === null ? null : new Date(value));
+
+function providerRow(json: Record<string, unknown>): AgentCustomProvider {
+  const hex = json.encryptedConfig as string | null;
+  return {
+    ...(json as unknown as AgentCustomProvider),
+    encryptedConfig: hex === null ? null : Uint8Array.from(Buffer.from(hex, 'hex')),
+    lastDiscoveryStartedAt: date(json.lastDiscoveryStartedAt as string | null),
+    lastRefreshedAt: date(json.lastRefreshedAt as string | null),
+    createdAt: new Date(json.createdAt as string),
+    updatedAt: new Date(json.updatedAt as string),
+  };
+}
+
+/** One page of entries (in the order the keyset fetches them), in one statement. */
+export async function fetchCatalogPageRows(tx: Tx, query: CatalogPageQuery): Promise<CatalogPageRow[]> {
+  const [{ page }] = await tx.$queryRaw<[{ page: string }]>(pageSql(query));
+  return (JSON.parse(page) as Record<string, unknown>[]).map(({ effective, customProvider, enabled, ...json }) => ({
+    entry: {
+      ...(json as unknown as AgentCatalog),
+      lastRefreshedAt: date(json.lastRefreshedAt as string | null),
+      createdAt: new Date(json.createdAt as string),
+      updatedAt: new Date(json.updatedAt as string),
+    },
+    effective: effective as AgentCatalogEffective | undefined,
+    customProvider: customProvider === undefined ? undefined : customProvider === null ? null : providerRow(customProvider as Record<string, unknown>),
+    enabled: enabled as boolean | undefined,
+  }));
+}
+
+/** How many rows `where` selects (the connection's totalCount). */
+export async function countCatalogRows(tx: Tx, where: Prisma.Sql): Promise<number> {
+  const [{ count }] = await tx.$queryRaw<[{ count: number }]>`SELECT count(*)::int AS count FROM agent_catalog c WHERE ${where}`;
+  return count;
+}
