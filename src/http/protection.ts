@@ -49,6 +49,22 @@ interface BeforeExecution {
 
 const MAX_COST_CACHE_KEY_LENGTH = 2048;
 
+/**
+ * What of the variables a cost can depend on: numbers (page sizes), booleans
+ * (`@include`/`@skip`), nulls and the lengths of lists, but no string's content. So
+ * requests that differ only in cursors, ids or names share one entry of the cost cache.
+ */
+function costShape(value: unknown): unknown {
+  if (typeof value === 'string') return '';
+  if (Array.isArray(value)) return value.map(costShape);
+  if (value !== null && typeof value === 'object') {
+    const shape: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) shape[key] = costShape(item);
+    return shape;
+  }
+  return value;
+}
+
 function useCostLimit(schema: GraphQLSchema, maximum: number): Plugin {
   // A cost depends on the document, the operation and the variables (page sizes). Clients
   // repeat the same few operations, so each document keeps its recent costs (for small
@@ -58,7 +74,7 @@ function useCostLimit(schema: GraphQLSchema, maximum: number): Plugin {
   const costOf = (document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined) => {
     let costs = costsByDocument.get(document);
     if (!costs) costsByDocument.set(document, (costs = new LRUCache({ max: 64 })));
-    const key = `${operationName ?? ''}\u0000${JSON.stringify(variables)}`;
+    const key = `${operationName ?? ''}\u0000${JSON.stringify(costShape(variables))}`;
     let cost = costs.get(key);
     if (cost === undefined) {
       cost = getComplexity({ schema, query: document, variables, operationName, estimators: [listAwareEstimator] });
