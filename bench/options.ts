@@ -23,7 +23,7 @@ export interface BenchOptions {
   maxSeconds: number;
   /** Whether the service runs with its metrics (METRICS_ENABLED), to measure what they cost. */
   serviceMetrics: boolean;
-  /** Where the service writes a V8 CPU profile of its run (`--cpu-prof`); empty = none. */
+  /** Under which every target writes a V8 CPU profile of its run (`--cpu-prof`, one folder per target); empty = none. */
   cpuProfileDir: string;
 }
 

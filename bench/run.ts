@@ -8,8 +8,8 @@
  * BENCH_CONNECTIONS (10), BENCH_ONLY (e.g. Q0,Q1), BENCH_TARGETS
  * (ours,postgraphile,handwritten), BENCH_PG_URL, BENCH_DB (mcp_bench), BENCH_SEED,
  * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900), BENCH_METRICS (on, or off to run the service
- * with METRICS_ENABLED=false), BENCH_CPU_PROF_DIR (the service writes a CPU profile
- * there; `npx tsx bench/cpu-profile.ts <file>` summarizes it).
+ * with METRICS_ENABLED=false), BENCH_CPU_PROF_DIR (every target writes a CPU profile
+ * to <dir>/<target>/; `npx tsx bench/cpu-profile.ts <file>` summarizes one).
  */
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -153,6 +153,8 @@ interface TargetSetup {
 
 function targetSetup(target: TargetName, options: BenchOptions, dbUrl: string, port: number, secret: string): TargetSetup {
   const common = { ...process.env, NODE_ENV: 'production', DATABASE_URL: dbUrl, PORT: String(port), AUTH_JWT_SECRET: secret };
+  // Every target's profile, so that where their CPU goes can be compared (file names carry the pid).
+  const profiled = (args: string[]) => (options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.cpuProfileDir, target)}`, ...args] : args);
   switch (target) {
     case 'ours': {
       // What `npm start` runs (built by main() first), as one node process whose pid's
@@ -160,7 +162,7 @@ function targetSetup(target: TargetName, options: BenchOptions, dbUrl: string, p
       const start = startCommand(ROOT);
       return {
         command: process.execPath,
-        args: options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, ...start.args] : start.args,
+        args: profiled(start.args),
         env: {
           ...common,
           ...start.env,
@@ -182,9 +184,9 @@ function targetSetup(target: TargetName, options: BenchOptions, dbUrl: string, p
       };
     }
     case 'postgraphile':
-      return { command: process.execPath, args: [path.join(ROOT, 'bench', 'postgraphile-server.mjs')], env: { ...common, GRAPHILE_ENV: 'production' } };
+      return { command: process.execPath, args: profiled([path.join(ROOT, 'bench', 'postgraphile-server.mjs')]), env: { ...common, GRAPHILE_ENV: 'production' } };
     case 'handwritten':
-      return { command: process.execPath, args: [path.join(ROOT, 'bench', 'handwritten-server.mjs')], env: common };
+      return { command: process.execPath, args: profiled([path.join(ROOT, 'bench', 'handwritten-server.mjs')]), env: common };
   }
 }
 
