@@ -82,11 +82,11 @@ const EFFECTIVE_JSON = Prisma.raw(`'effective', json_build_object('id', c.id, 'i
   'outputCostPerToken', c.effective_output_cost_per_token)`);
 
 // encrypted_config as hex: JSON has no bytes; turned back into bytes below.
-const PROVIDER_JSON = Prisma.raw(`'customProvider', CASE WHEN p.id IS NULL THEN NULL ELSE json_build_object('id', p.id,
+const PROVIDER_JSON = Prisma.raw(`json_build_object('id', p.id,
   'organizationId', p.organization_id, 'displayName', p.display_name, 'baseUrl', p.base_url, 'passthrough', p.passthrough,
   'apiKeyHeader', p.api_key_header, 'encryptedConfig', encode(p.encrypted_config, 'hex'), 'discoveryStatus', p.discovery_status,
   'lastDiscoveryError', p.last_discovery_error, 'lastDiscoveryStartedAt', p.last_discovery_started_at,
-  'lastRefreshedAt', p.last_refreshed_at, 'createdAt', p.created_at, 'updatedAt', p.updated_at) END`);
+  'lastRefreshedAt', p.last_refreshed_at, 'createdAt', p.created_at, 'updatedAt', p.updated_at)`);
 
 export interface CatalogPageQuery {
   organizationId: string;
@@ -100,7 +100,7 @@ export interface CatalogPageQuery {
 /**
  * The page is cut first (keyset bounds, order and LIMIT over agent_catalog alone, so
  * PostgreSQL walks the ordering's index) and only its rows are then decorated with
- * the provider and the organization-level grant.
+ * the organization-level grant. Custom providers come once each, beside the rows.
  */
 function pageSql({ organizationId, where, ordering, keyset, needs }: CatalogPageQuery): Prisma.Sql {
   const conditions = [where];
@@ -110,14 +110,18 @@ function pageSql({ organizationId, where, ordering, keyset, needs }: CatalogPage
   const fields = [ENTRY_JSON];
   if (needs.metadata) fields.push(Prisma.raw(`'modelMetadata', c.model_metadata`));
   if (needs.effective) fields.push(EFFECTIVE_JSON);
-  if (needs.customProvider) fields.push(PROVIDER_JSON);
   if (needs.enabledForOrganization) {
     fields.push(Prisma.sql`'enabled', EXISTS (SELECT 1 FROM agent_model_access a
       WHERE a.organization_id = ${organizationId}::uuid AND a.workspace_id IS NULL AND a.catalog_id = c.id)`);
   }
-  return Prisma.sql`SELECT coalesce(json_agg(json_build_object(${Prisma.join(fields)}) ORDER BY ${order}), '[]')::text AS page
-    FROM (SELECT * FROM agent_catalog c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${keyset.take}) c
-    ${needs.customProvider ? Prisma.sql`LEFT JOIN agent_custom_provider p ON p.organization_id = c.organization_id AND p.id = c.custom_provider_id` : Prisma.empty}`;
+  const providers = needs.customProvider
+    ? Prisma.sql`(SELECT coalesce(json_object_agg(p.id, ${PROVIDER_JSON}), '{}') FROM agent_custom_provider p
+        WHERE p.organization_id = ${organizationId}::uuid AND p.id IN (SELECT c.custom_provider_id FROM page c))`
+    : Prisma.sql`NULL`;
+  return Prisma.sql`WITH page AS (SELECT * FROM agent_catalog c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${keyset.take})
+    SELECT json_build_object(
+      'rows', (SELECT coalesce(json_agg(json_build_object(${Prisma.join(fields)}) ORDER BY ${order}), '[]') FROM page c),
+      'providers', ${providers})::text AS page`;
 }
 
 const date = (value: string | null): Date | null => (value === null ? null : new Date(value));
@@ -134,20 +138,31 @@ function providerRow(json: Record<string, unknown>): AgentCustomProvider {
   };
 }
 
+interface PageJson {
+  rows: Record<string, unknown>[];
+  /** By id; null when the selection does not read providers. */
+  providers: Record<string, Record<string, unknown>> | null;
+}
+
 /** One page of entries (in the order the keyset fetches them), in one statement. */
 export async function fetchCatalogPageRows(tx: Tx, query: CatalogPageQuery): Promise<CatalogPageRow[]> {
   const [{ page }] = await tx.$queryRaw<[{ page: string }]>(pageSql(query));
-  return (JSON.parse(page) as Record<string, unknown>[]).map(({ effective, customProvider, enabled, ...json }) => ({
-    entry: {
-      ...(json as unknown as AgentCatalog),
-      lastRefreshedAt: date(json.lastRefreshedAt as string | null),
-      createdAt: new Date(json.createdAt as string),
-      updatedAt: new Date(json.updatedAt as string),
-    },
-    effective: effective as AgentCatalogEffective | undefined,
-    customProvider: customProvider === undefined ? undefined : customProvider === null ? null : providerRow(customProvider as Record<string, unknown>),
-    enabled: enabled as boolean | undefined,
-  }));
+  const { rows, providers } = JSON.parse(page) as PageJson;
+  const providerById = new Map(Object.entries(providers ?? {}).map(([id, json]) => [id, providerRow(json)]));
+  return rows.map(({ effective, enabled, ...json }) => {
+    const providerId = json.customProviderId as string | null;
+    return {
+      entry: {
+        ...(json as unknown as AgentCatalog),
+        lastRefreshedAt: date(json.lastRefreshedAt as string | null),
+        createdAt: new Date(json.createdAt as string),
+        updatedAt: new Date(json.updatedAt as string),
+      },
+      effective: effective as AgentCatalogEffective | undefined,
+      customProvider: providers === null ? undefined : providerId === null ? null : (providerById.get(providerId) ?? null),
+      enabled: enabled as boolean | undefined,
+    };
+  });
 }
 
 /** How many rows `where` selects (the connection's totalCount). */
