@@ -34,6 +34,7 @@ export async function startServices(
     listenUrl: config.DATABASE_LISTEN_URL,
     dataDir: config.DATA_DIR,
     poolSize: config.DATABASE_POOL_SIZE,
+    preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     limits: {
       statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,

@@ -16,6 +16,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: optionalString,
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  // Off behind a pooler that cannot keep prepared statements (see README, "Running on PostgreSQL").
+  DATABASE_PREPARED_STATEMENTS: boolFromEnv.default(true),
   DATA_DIR: z.string().default('./.data'),
   AUTH_JWT_SECRET: optionalString,
   AUTH_JWKS_URL: optionalString,

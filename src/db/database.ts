@@ -54,6 +54,8 @@ export interface DatabaseOptions {
   /** PGlite data directory, or 'memory://' for a throw-away database. */
   dataDir: string;
   poolSize?: number;
+  /** Prepare Prisma's statements once per connection (PostgreSQL; default true). */
+  preparedStatements?: boolean;
   /** How long to wait for a PostgreSQL connection before failing. */
   connectTimeoutMs?: number;
   limits?: TransactionLimits;
@@ -88,7 +90,8 @@ function openPostgres(options: DatabaseOptions): Database {
   // An idle client losing its connection must not crash the process: the pool drops
   // it (as it drops a client whose connection failed while checked out, on release).
   pool.on('error', () => {});
-  const prisma = createClient(new PrismaPg(pool, { statementNameGenerator: preparedStatementName }), options.onQuery);
+  const driver = new PrismaPg(pool, options.preparedStatements === false ? {} : { statementNameGenerator: preparedStatementName });
+  const prisma = createClient(driver, options.onQuery);
   return {
     kind: 'postgres',
     prisma,
