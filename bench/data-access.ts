@@ -7,6 +7,10 @@
 import pg from 'pg';
 import { openDatabase } from '../src/db/database.ts';
 import { scopedTransaction } from '../src/db/scope.ts';
+import { fetchCatalogPageRows, type CatalogPageQuery } from '../src/modules/catalog/page-sql.ts';
+import { catalogFilterSql } from '../src/modules/catalog/filter.ts';
+import { newestFirst } from '../src/graphql/pagination.ts';
+import type { Context } from '../src/graphql/context.ts';
 
 export interface DataAccessCost {
   name: string;
@@ -32,7 +36,7 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
   const pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
   const prisma = database.prisma;
   const scope = { kind: 'tenant', organizationId } as const;
-  // The service's page without the joins: every column but the metadata document.
+  // A page as findMany reads it, without the joins: every column but the metadata document.
   const page = {
     where: { OR: [{ organizationId }, { organizationId: null }] },
     orderBy: [{ createdAt: 'desc' as const }, { id: 'desc' as const }],
@@ -42,6 +46,14 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
   const pageSql = `SELECT id, organization_id, custom_provider_id, model_provider, model_name, display_name, last_refreshed_at,
       created_at, updated_at, capabilities, max_input_tokens, max_output_tokens, input_cost_per_token, output_cost_per_token
     FROM agent_catalog WHERE organization_id = $1 OR organization_id IS NULL ORDER BY created_at DESC, id DESC LIMIT ${PAGE}`;
+  // The service's own catalog page (catalogEntries with Q1's selection): JSON built by PostgreSQL, through $queryRaw.
+  const sqlPage: CatalogPageQuery = {
+    organizationId,
+    where: catalogFilterSql({ db: { organizationId } } as unknown as Context, null),
+    ordering: newestFirst('catalog:created:desc'),
+    keyset: { backward: false, take: PAGE },
+    needs: { metadata: false, effective: true, customProvider: true, enabledForOrganization: true },
+  };
   try {
     return [
       await measure('pg: BEGIN, scope, page, COMMIT', iterations, async () => {
@@ -56,8 +68,11 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
         }
       }),
       await measure('pg: page alone', iterations, () => pool.query(pageSql, [organizationId])),
-      await measure('Prisma: scoped transaction with the page', iterations, () =>
+      await measure('Prisma: scoped transaction with the page (findMany)', iterations, () =>
         scopedTransaction(prisma, scope, (tx) => tx.agentCatalog.findMany(page)),
+      ),
+      await measure('Prisma: scoped transaction with the page as JSON ($queryRaw, the service\'s)', iterations, () =>
+        scopedTransaction(prisma, scope, (tx) => fetchCatalogPageRows(tx, sqlPage)),
       ),
       await measure('Prisma: scoped transaction, empty', iterations, () => scopedTransaction(prisma, scope, async () => {})),
       await measure('Prisma: page alone', iterations, () => prisma.agentCatalog.findMany(page)),
