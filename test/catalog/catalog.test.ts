@@ -268,6 +268,12 @@ describe('organization cloud entries', () => {
       expect(created.catalogEntry).toMatchObject({ modelProvider: provider, origin: 'ORGANIZATION', enabledForOrganization: true, cloudConfig: view });
       expect(created.modelAccess).toEqual({ level: 'ORGANIZATION', workspace: null });
     }
+    // A page shows the same settings, whether or not it also asks for the metadata.
+    const LISTED = `{ catalogEntries(first: 10, filter: { origin: ORGANIZATION, modelNameContains: "cloud-" }, orderBy: { field: MODEL_NAME, direction: ASC }) {
+      edges { node { modelName cloudConfig { __typename ... on BedrockConfig { modelId } ... on VertexAIConfig { vertexModel } } } } } }`;
+    const listed = ok(await t.request<any>(LISTED, {}, { token: b.token })).catalogEntries.edges.map((edge: any) => edge.node);
+    expect(listed.map((node: any) => node.cloudConfig?.__typename)).toEqual(['AzureAIConfig', 'AzureOpenAIConfig', 'BedrockConfig', 'VertexAIConfig']);
+    expect(listed.find((node: any) => node.modelName === 'cloud-bedrock').cloudConfig.modelId).toBe('anthropic.claude');
   });
 
   it('validates the config and refuses duplicates, also under concurrency', async () => {

@@ -106,7 +106,8 @@ builder.queryField('catalogEntries', (t) =>
       resolve: (_root, args, ctx, info) => {
         const selected = selectedFieldNames(info);
         return listCatalogEntries(ctx, args, args.filter, args.orderBy, {
-          metadata: selected.has('metadata'),
+          // cloudConfig is read from the metadata document.
+          metadata: selected.has('metadata') || selected.has('cloudConfig'),
           effective: ['capabilities', 'limits', 'pricing', 'inheritsFrom'].some((field) => selected.has(field)),
           customProvider: selected.has('customProvider'),
           enabledForOrganization: selected.has('enabledForOrganization'),

@@ -11,7 +11,7 @@ import type { Keyset, Ordering, SortKey, SortValue } from '../../graphql/paginat
 
 /** What the response reads of each entry beyond its plain columns (from the selection). */
 export interface CatalogPageNeeds {
-  /** The raw model_metadata document (the `metadata` field). */
+  /** The raw model_metadata document (the `metadata` and `cloudConfig` fields). */
   metadata: boolean;
   /** Effective capabilities, limits, pricing or the inherited entry. */
   effective: boolean;
