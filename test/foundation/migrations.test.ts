@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate, readMigrations } from '../../src/db/migrate.ts';
@@ -41,6 +42,43 @@ describe('migrations', () => {
     } finally {
       await first.close();
       await second.close();
+      await target.drop();
+    }
+  });
+
+  it.skipIf(!process.env.DATABASE_URL)('stores the effective values of entries written before the migration that stores them', async () => {
+    const target = await createTestDatabase();
+    const db = await openDatabase({ databaseUrl: target.databaseUrl, dataDir: target.dataDir });
+    const rows = new pg.Client({ connectionString: target.databaseUrl });
+    try {
+      const migrations = readMigrations();
+      const stored = migrations.findIndex((m) => m.name.endsWith('_catalog_effective_columns'));
+      await migrate(db, migrations.slice(0, stored));
+      // Entries as the release before wrote them.
+      await rows.connect();
+      const [{ id: org }] = (await rows.query(`INSERT INTO organization (name) VALUES ('Before') RETURNING id`)).rows;
+      const [{ id: provider }] = (await rows.query(`INSERT INTO agent_custom_provider (organization_id, display_name) VALUES ($1, 'Gateway') RETURNING id`, [org])).rows;
+      const [{ id: platform }] = (
+        await rows.query(`INSERT INTO agent_catalog (model_provider, model_name, model_metadata) VALUES ('openai', 'kept-model', '{"supports_vision": true, "max_input_tokens": 7}') RETURNING id`)
+      ).rows;
+      await rows.query(
+        `INSERT INTO agent_catalog (organization_id, custom_provider_id, model_provider, model_name) VALUES ($1, $2, 'custom-model-provider', 'team/kept-model')`,
+        [org, provider],
+      );
+      expect((await migrate(db)).applied).toEqual(migrations.slice(stored).map((m) => m.name));
+      const { rows: entries } = await rows.query(
+        `SELECT model_name, inherits_from_id, effective_capabilities, effective_max_input_tokens FROM agent_catalog ORDER BY model_name`,
+      );
+      expect(entries).toEqual([
+        { model_name: 'kept-model', inherits_from_id: null, effective_capabilities: ['vision'], effective_max_input_tokens: 7 },
+        { model_name: 'team/kept-model', inherits_from_id: platform, effective_capabilities: ['vision'], effective_max_input_tokens: 7 },
+      ]);
+      // Nothing of the backfill is a change of its own.
+      const [{ n }] = (await rows.query(`SELECT count(*)::int AS n FROM change_event WHERE action = 'UPDATED'`)).rows;
+      expect(n).toBe(0);
+    } finally {
+      await rows.end().catch(() => {});
+      await db.close();
       await target.drop();
     }
   });

@@ -73,7 +73,8 @@ BEGIN
   END IF;
 END
 $$;
-GRANT USAGE ON SCHEMA public TO mcp_catalog_inheritance;
+-- CREATE: a function's new owner must be allowed to create it where it is.
+GRANT USAGE, CREATE ON SCHEMA public TO mcp_catalog_inheritance;
 GRANT SELECT, UPDATE ("inherits_from_id") ON "agent_catalog" TO mcp_catalog_inheritance;
 -- The change feed's statement trigger runs for its UPDATE too (and records nothing:
 -- effective values are not part of an entry's change, see below).
@@ -146,9 +147,13 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- Every existing entry, once (the trigger computes; platform entries first would not
--- matter: an entry inherits from platform metadata, never from platform effective values).
+-- Every existing entry, once (the trigger computes; the order does not matter: an entry
+-- inherits from platform metadata, never from platform effective values). Row-level
+-- security is lifted for the table's owner meanwhile, so that a migration user that is
+-- not a superuser sees every organization's entries too.
+ALTER TABLE "agent_catalog" NO FORCE ROW LEVEL SECURITY;
 UPDATE "agent_catalog" SET "inherits_from_id" = NULL;
+ALTER TABLE "agent_catalog" FORCE ROW LEVEL SECURITY;
 
 -- A discovered entry's platform entry by name, for catalog_refresh_inheritance.
 CREATE INDEX "agent_catalog_discovered_base_name_idx" ON "agent_catalog"("model_base_name") WHERE "custom_provider_id" IS NOT NULL;
