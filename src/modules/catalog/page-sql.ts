@@ -4,9 +4,10 @@ import type { Keyset, Ordering, SortKey, SortValue } from '../../graphql/paginat
 
 /*
  * A catalog page as one SQL statement whose JSON PostgreSQL builds: the hottest read
- * of the service, written out because Prisma's findMany with the joined relations cost
- * about twice the CPU of the statement itself (BENCHMARKS.md, "Where a miss goes").
- * Row-level security applies as to every statement of the request's transaction.
+ * of the service, written out because Prisma's findMany with the joined relations and
+ * its row mapping cost more CPU than everything else in the data layer (BENCHMARKS.md,
+ * step 7 and the data-access table). Row-level security applies as to every statement
+ * of the request's transaction.
  */
 
 /** What the response reads of each entry beyond its plain columns (from the selection). */
