@@ -131,19 +131,24 @@ function openPostgres(options: DatabaseOptions): Database {
 }
 
 /** At most this many distinct statements are prepared (per connection, the same ones). */
-const MAX_PREPARED_STATEMENTS = 2_000;
+const MAX_PREPARED_STATEMENTS = 500;
+/**
+ * A statement with more arguments is a list of ids (`IN ($1, …, $n)`): its text changes
+ * with the list's length, so it is seldom sent twice and is not worth keeping.
+ */
+const MAX_PREPARED_ARGUMENTS = 32;
 const statementNames = new Map<string, string>();
 
 /**
  * Prisma's statements are prepared once per connection, by a name derived from their
  * text: PostgreSQL then neither parses nor plans them again (planning a catalog page
- * cost about as much as running it). Past the bound, statements go unnamed, so neither
- * this map nor a connection's prepared statements grow without end.
+ * cost about as much as running it). Lists of ids and statements past the bound go
+ * unnamed, so neither this map nor a connection's prepared statements grow without end.
  */
-function preparedStatementName(query: { sql: string }): string {
+function preparedStatementName(query: { sql: string; args: unknown[] }): string {
   const known = statementNames.get(query.sql);
   if (known !== undefined) return known;
-  if (statementNames.size >= MAX_PREPARED_STATEMENTS) return '';
+  if (query.args.length > MAX_PREPARED_ARGUMENTS || statementNames.size >= MAX_PREPARED_STATEMENTS) return '';
   const name = `mcp_${crypto.createHash('sha256').update(query.sql).digest('base64url').slice(0, 24)}`;
   statementNames.set(query.sql, name);
   return name;

@@ -107,12 +107,13 @@ describe('database timeouts', () => {
   // PGlite runs statements to completion (no timer interrupts in its single-threaded
   // engine); on PostgreSQL the limit is enforced by the server.
   it.skipIf(!process.env.DATABASE_URL)('cancels a statement that outlives DB_STATEMENT_TIMEOUT_MS and keeps serving', async () => {
-    const app = await startTestApp({ DB_STATEMENT_TIMEOUT_MS: '50' });
+    // Long enough for startup (seeding the platform catalog runs under the same limit).
+    const app = await startTestApp({ DB_STATEMENT_TIMEOUT_MS: '1000' });
     try {
       const org = await app.organization();
       await expect(
         scopedTransaction(app.services.database.prisma, { kind: 'tenant', organizationId: org.id }, (tx) =>
-          tx.$queryRaw`SELECT pg_sleep(1)::text`,
+          tx.$queryRaw`SELECT pg_sleep(3)::text`,
         ),
       ).rejects.toThrow(/statement timeout|canceling statement/i);
       ok(await app.request('{ workspaces { totalCount } }', {}, { token: org.token }));
