@@ -125,9 +125,15 @@ describe('memory', () => {
 
     // The high-water mark from here on (PGlite's start, creating its database, peaks far higher).
     fs.writeFileSync(`/proc/${service.pid}/clear_refs`, '5');
-    const before = memory();
+    const idle = memory();
     const CONCURRENT = 8;
-    for (let round = 0; round < 3; round++) {
+    let before = idle;
+    for (let round = 0; round < 4; round++) {
+      // The first round brings the heap to its working size; growth is measured after it.
+      if (round === 1) {
+        fs.writeFileSync(`/proc/${service.pid}/clear_refs`, '5');
+        before = memory();
+      }
       const replies = await Promise.all(
         operations.flatMap(({ label, operation }) => Array.from({ length: CONCURRENT }, async () => ({ label, reply: await post(operation) }))),
       );
@@ -140,12 +146,17 @@ describe('memory', () => {
       }
     }
     const after = memory();
-    console.info(`service memory (MiB): ${before.rss.toFixed(0)} resident before the load, peak ${after.peak.toFixed(0)} during it; heap ceiling ${HEAP_CEILING_MIB}`);
+    console.info(
+      `service memory (MiB): ${idle.rss.toFixed(0)} resident idle, ${before.rss.toFixed(0)} after a first round, peak ${after.peak.toFixed(0)} during three more; heap ceiling ${HEAP_CEILING_MIB}`,
+    );
 
     expect(service.child.exitCode).toBeNull();
     expect((await fetch(new URL('/healthz', service.url))).status).toBe(200);
-    // What the load adds stays well inside the heap ceiling's headroom: memory grows
-    // with the bounded lists and the pool, not with what a request asks for.
+    // What the load adds stays inside the heap ceiling's headroom, and repeating it adds
+    // little more: memory grows with the bounded lists and the pool, not with what a
+    // request asks for. (How much of the ceiling V8 fills before collecting varies from
+    // run to run, so the first round's growth is bounded by the ceiling itself.)
+    expect(after.peak - idle.rss).toBeLessThan(HEAP_CEILING_MIB);
     expect(after.peak - before.rss).toBeLessThan(HEAP_CEILING_MIB / 2);
   }, 180_000);
 });
