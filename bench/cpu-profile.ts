@@ -3,13 +3,17 @@
  * BENCH_CPU_PROF_DIR): self time by origin (npm package, the service's own bundle, Node
  * internals, garbage collection, idle) and the functions with the most self time.
  *
- *   npx tsx bench/cpu-profile.ts <file.cpuprofile> [top functions, default 30]
+ *   npx tsx bench/cpu-profile.ts <file.cpuprofile> [top functions, default 30] [--callers <function name>]
+ *
+ * `--callers` adds, for the functions of that name, the call paths their self time
+ * comes from (the eight nearest frames), heaviest first.
  */
 import fs from 'node:fs';
 
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -29,7 +33,10 @@ function origin(node: ProfileNode): string {
   return url;
 }
 
-const [file, topArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const callersAt = args.indexOf('--callers');
+const callersOf = callersAt === -1 ? undefined : args.splice(callersAt, 2)[1];
+const [file, topArg] = args;
 if (!file) {
   console.error('usage: npx tsx bench/cpu-profile.ts <file.cpuprofile> [top]');
   process.exit(2);
@@ -59,3 +66,18 @@ for (const [id, micros] of selfMicros) {
 console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled`);
 table('Self time by origin', byOrigin, 25);
 table('Functions with the most self time', byFunction, Number(topArg ?? 30));
+
+if (callersOf !== undefined) {
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const frame = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'} (${origin(node)}:${node.callFrame.lineNumber + 1})`;
+  const paths = new Map<string, number>();
+  for (const [id, micros] of selfMicros) {
+    if (byId.get(id)!.callFrame.functionName !== callersOf) continue;
+    const path: string[] = [];
+    for (let at = parentOf.get(id); at !== undefined && path.length < 8; at = parentOf.get(at)) path.push(frame(byId.get(at)!));
+    const key = path.join(' < ');
+    paths.set(key, (paths.get(key) ?? 0) + micros);
+  }
+  table(`Where ${callersOf} is called from`, paths, 10);
+}
