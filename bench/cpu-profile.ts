@@ -37,8 +37,8 @@ const args = process.argv.slice(2);
 const callersAt = args.indexOf('--callers');
 const callersOf = callersAt === -1 ? undefined : args.splice(callersAt, 2)[1];
 const [file, topArg] = args;
-if (!file) {
-  console.error('usage: npx tsx bench/cpu-profile.ts <file.cpuprofile> [top]');
+if (!file || (callersAt !== -1 && !callersOf)) {
+  console.error('usage: npx tsx bench/cpu-profile.ts <file.cpuprofile> [top] [--callers <function name>]');
   process.exit(2);
 }
 const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
