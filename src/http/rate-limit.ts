@@ -25,8 +25,12 @@ export async function createRateLimiter(config: Config, logger: Logger, metrics?
   if (config.REDIS_URL) {
     // Loaded only when configured, so deployments without Redis do not carry the client.
     const { Redis: RedisClient } = await import('ioredis');
-    redis = new RedisClient(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+    redis = new RedisClient(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
     redis.on('error', (error) => logger.warn({ err: error }, 'rate limiter: redis error, using in-memory budget'));
+    // Serving before the connection is ready would count the first requests in this
+    // instance's memory only; a Redis that is down at start delays nothing (the client
+    // goes on reconnecting and the in-memory budget stands in until it is back).
+    await redis.connect().catch(() => {});
     limiter = new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) });
   } else {
     limiter = new RateLimiterMemory(options);

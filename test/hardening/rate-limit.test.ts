@@ -35,4 +35,16 @@ describe('rate limiting per actor', () => {
       await second.close();
     }
   });
+
+  it('starts with Redis down and keeps a budget in memory until it is back', async () => {
+    // Nothing listens on port 1: every connection is refused at once.
+    const t = await startTestApp({ RATE_LIMIT_POINTS: '2', REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const org = await t.organization();
+      for (let i = 0; i < 2; i++) ok(await t.request('{ viewer { subject } }', {}, { token: org.token }));
+      expect(codes(await t.request('{ viewer { subject } }', {}, { token: org.token }))).toEqual(['RATE_LIMITED']);
+    } finally {
+      await t.close();
+    }
+  });
 });
