@@ -28,8 +28,9 @@ export async function createRateLimiter(config: Config, logger: Logger, metrics?
     redis = new RedisClient(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
     redis.on('error', (error) => logger.warn({ err: error }, 'rate limiter: redis error, using in-memory budget'));
     // Serving before the connection is ready would count the first requests in this
-    // instance's memory only; a Redis that is down at start delays nothing (the client
-    // goes on reconnecting and the in-memory budget stands in until it is back).
+    // instance's memory only. A refused connection delays the start by nothing, an
+    // unanswered one by the client's connect timeout (10 s); the failure is logged by the
+    // error handler, the client goes on reconnecting, and the in-memory budget stands in.
     await redis.connect().catch(() => {});
     limiter = new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) });
   } else {
