@@ -36,7 +36,7 @@ describe('rate limiting per actor', () => {
     }
   });
 
-  it('starts with Redis down and keeps a budget in memory until it is back', async () => {
+  it('starts with Redis unreachable and still enforces the budget, in memory', async () => {
     // Nothing listens on port 1: every connection is refused at once.
     const t = await startTestApp({ RATE_LIMIT_POINTS: '2', REDIS_URL: 'redis://127.0.0.1:1' });
     try {
