@@ -52,7 +52,7 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
     where: catalogFilterSql({ db: { organizationId } } as unknown as Context, null),
     ordering: newestFirst('catalog:created:desc'),
     keyset: { backward: false, take: PAGE },
-    needs: { metadata: false, effective: true, customProvider: true, enabledForOrganization: true },
+    needs: new Set(['capabilities', 'limits', 'customProvider', 'enabledForOrganization']),
   };
   try {
     return [

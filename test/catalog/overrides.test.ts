@@ -390,6 +390,35 @@ describe('the two forms of the catalog filter', () => {
   });
 });
 
+describe('the fields of a catalog page', () => {
+  it('answer alike asked alone, beside every other field, and by node lookup', async () => {
+    ok(await t.request('mutation { createCatalogEntry(input: { modelName: "page-fields", config: { bedrock: { modelId: "m" } } }) { catalogEntry { id } } }', {}, { token: a.token }));
+    const FIELDS = [
+      'databaseId', 'modelProvider', 'modelName', 'displayName', 'origin', 'organizationId', 'customProvider { id displayName }', 'metadata',
+      'capabilities', 'limits { maxInputTokens maxOutputTokens }', 'pricing { inputCostPerToken outputCostPerToken }', 'lastRefreshedAt',
+      'createdAt', 'updatedAt', 'inheritsFrom { id modelName }', 'enabledForOrganization', 'overrides { capabilities maxOutputTokens }',
+      'cloudConfig { __typename ... on BedrockConfig { modelId } }',
+    ];
+    const seen = new Map<string, Set<string>>();
+    for (const filter of ['{ origin: CUSTOM_PROVIDER }', '{ origin: ORGANIZATION }', '{ provider: "openai" }']) {
+      const page = async (selection: string) =>
+        ok(await t.request<any>(`{ catalogEntries(first: 100, filter: ${filter}, orderBy: { field: MODEL_NAME, direction: ASC }) { edges { node { id ${selection} } } } }`, {}, { token: a.token }))
+          .catalogEntries.edges.map((edge: any) => edge.node);
+      const all = await page(FIELDS.join(' '));
+      const lookedUp = ok(await t.request<any>(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on CatalogEntry { ${FIELDS.join(' ')} } } }`,
+        { ids: all.map((node: any) => node.id) }, { token: a.token })).nodes;
+      expect(all, filter).toEqual(lookedUp);
+      for (const field of FIELDS) {
+        const name = field.split(' ')[0]!;
+        expect(await page(field), `${filter} ${field}`).toEqual(all.map((node: any) => ({ id: node.id, [name]: node[name] })));
+        for (const node of all) seen.set(name, (seen.get(name) ?? new Set()).add(JSON.stringify(node[name])));
+      }
+    }
+    // Every field takes more than one value over these pages, so agreeing shows that each reads its own column.
+    for (const [name, values] of seen) expect(values.size, name).toBeGreaterThan(1);
+  });
+});
+
 describe('statements', () => {
   it('reads a catalog page with effective values in one statement, whatever its size', async () => {
     const QUERY = `query($n: Int) { catalogEntries(first: $n) { edges { node { modelName capabilities limits { maxInputTokens } pricing { inputCostPerToken }

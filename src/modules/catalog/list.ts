@@ -103,16 +103,7 @@ builder.queryField('catalogEntries', (t) =>
         filter: t.arg({ type: CatalogEntryFilterInput }),
         orderBy: t.arg({ type: CatalogEntryOrderInput }),
       },
-      resolve: (_root, args, ctx, info) => {
-        const selected = selectedFieldNames(info);
-        return listCatalogEntries(ctx, args, args.filter, args.orderBy, {
-          // cloudConfig is read from the metadata document.
-          metadata: selected.has('metadata') || selected.has('cloudConfig'),
-          effective: ['capabilities', 'limits', 'pricing', 'inheritsFrom'].some((field) => selected.has(field)),
-          customProvider: selected.has('customProvider'),
-          enabledForOrganization: selected.has('enabledForOrganization'),
-        });
-      },
+      resolve: (_root, args, ctx, info) => listCatalogEntries(ctx, args, args.filter, args.orderBy, selectedFieldNames(info)),
     },
     CatalogEntryConnection,
   ),

@@ -10,15 +10,13 @@ import type { Keyset, Ordering, SortKey, SortValue } from '../../graphql/paginat
  * of the request's transaction.
  */
 
-/** What the response reads of each entry beyond its plain columns (from the selection). */
-export interface CatalogPageNeeds {
-  /** The raw model_metadata document (the `metadata` and `cloudConfig` fields). */
-  metadata: boolean;
-  /** Effective capabilities, limits, pricing or the inherited entry. */
-  effective: boolean;
-  customProvider: boolean;
-  enabledForOrganization: boolean;
-}
+/**
+ * What the response reads of the page's entries: the names of the fields selected below
+ * the connection (selectedFieldNames). The page carries only the columns those fields
+ * read: PostgreSQL spends more building a page's JSON than finding its rows, and the
+ * service parses all of it (BENCHMARKS.md, step 11).
+ */
+export type CatalogPageNeeds = ReadonlySet<string>;
 
 /**
  * What a page read along with each of its entries, by entry object: the entries' fields
@@ -27,6 +25,7 @@ export interface CatalogPageNeeds {
  */
 export const readWithPage = new WeakMap<AgentCatalog, CatalogPageRow>();
 
+/** Its entry and effective values carry the columns the selected fields read (CatalogPageNeeds), no others. */
 export interface CatalogPageRow {
   entry: AgentCatalog;
   effective?: AgentCatalogEffective;
@@ -69,18 +68,32 @@ function orderSql(ordering: Ordering<AgentCatalog>, backward: boolean): Prisma.S
   );
 }
 
-const ENTRY_JSON = Prisma.raw(`'id', c.id, 'organizationId', c.organization_id, 'customProviderId', c.custom_provider_id,
-  'modelProvider', c.model_provider, 'modelName', c.model_name, 'displayName', c.display_name,
-  'lastRefreshedAt', c.last_refreshed_at, 'createdAt', c.created_at, 'updatedAt', c.updated_at,
-  'capabilities', c.capabilities, 'maxInputTokens', c.max_input_tokens, 'maxOutputTokens', c.max_output_tokens,
-  'inputCostPerToken', c.input_cost_per_token, 'outputCostPerToken', c.output_cost_per_token,
-  'modelBaseName', c.model_base_name, 'overrides', c.overrides`);
+// Every page carries what ids, origins, names and the keys of every ordering read.
+const ENTRY_JSON = `'id', c.id, 'organizationId', c.organization_id, 'customProviderId', c.custom_provider_id,
+  'modelProvider', c.model_provider, 'modelName', c.model_name, 'displayName', c.display_name, 'createdAt', c.created_at`;
 
-// The effective values are stored with the entry (migration 20261204000000).
-const EFFECTIVE_JSON = Prisma.raw(`'effective', json_build_object('id', c.id, 'inheritsFromId', c.inherits_from_id,
-  'capabilities', c.effective_capabilities, 'maxInputTokens', c.effective_max_input_tokens,
-  'maxOutputTokens', c.effective_max_output_tokens, 'inputCostPerToken', c.effective_input_cost_per_token,
-  'outputCostPerToken', c.effective_output_cost_per_token)`);
+/** The entry's other columns, by the fields that read them. */
+const ENTRY_JSON_BY_FIELD: Record<string, string> = {
+  lastRefreshedAt: `'lastRefreshedAt', c.last_refreshed_at`,
+  updatedAt: `'updatedAt', c.updated_at`,
+  overrides: `'overrides', c.overrides`,
+  metadata: `'modelMetadata', c.model_metadata`,
+  // cloudConfig is read from the metadata document.
+  cloudConfig: `'modelMetadata', c.model_metadata`,
+};
+
+/** The effective values, stored with the entry (migration 20261204000000), by the fields that read them. */
+const EFFECTIVE_JSON_BY_FIELD: Record<string, string> = {
+  capabilities: `'capabilities', c.effective_capabilities`,
+  limits: `'maxInputTokens', c.effective_max_input_tokens, 'maxOutputTokens', c.effective_max_output_tokens`,
+  pricing: `'inputCostPerToken', c.effective_input_cost_per_token, 'outputCostPerToken', c.effective_output_cost_per_token`,
+  inheritsFrom: `'inheritsFromId', c.inherits_from_id`,
+};
+
+/** The JSON of the fields in `needs` that `byField` names, each column once. */
+function jsonFor(needs: CatalogPageNeeds, byField: Record<string, string>): string[] {
+  return [...new Set(Object.keys(byField).filter((field) => needs.has(field)).map((field) => byField[field]!))];
+}
 
 // encrypted_config as hex: JSON has no bytes; turned back into bytes below.
 const PROVIDER_JSON = Prisma.raw(`json_build_object('id', p.id,
@@ -108,14 +121,14 @@ function pageSql({ organizationId, where, ordering, keyset, needs }: CatalogPage
   if (keyset.after) conditions.push(beyondSql(ordering.keys, keyset.after, false));
   if (keyset.before) conditions.push(beyondSql(ordering.keys, keyset.before, true));
   const order = orderSql(ordering, keyset.backward);
-  const fields = [ENTRY_JSON];
-  if (needs.metadata) fields.push(Prisma.raw(`'modelMetadata', c.model_metadata`));
-  if (needs.effective) fields.push(EFFECTIVE_JSON);
-  if (needs.enabledForOrganization) {
+  const fields = [Prisma.raw(`'entry', json_build_object(${[ENTRY_JSON, ...jsonFor(needs, ENTRY_JSON_BY_FIELD)].join(', ')})`)];
+  const effective = jsonFor(needs, EFFECTIVE_JSON_BY_FIELD);
+  if (effective.length > 0) fields.push(Prisma.raw(`'effective', json_build_object(${effective.join(', ')})`));
+  if (needs.has('enabledForOrganization')) {
     fields.push(Prisma.sql`'enabled', EXISTS (SELECT 1 FROM agent_model_access a
       WHERE a.organization_id = ${organizationId}::uuid AND a.workspace_id IS NULL AND a.catalog_id = c.id)`);
   }
-  const providers = needs.customProvider
+  const providers = needs.has('customProvider')
     ? Prisma.sql`(SELECT coalesce(json_object_agg(p.id, ${PROVIDER_JSON}), '{}') FROM agent_custom_provider p
         WHERE p.organization_id = ${organizationId}::uuid AND p.id IN (SELECT c.custom_provider_id FROM page c))`
     : Prisma.sql`NULL`;
@@ -140,9 +153,17 @@ function providerRow(json: Record<string, unknown>): AgentCustomProvider {
 }
 
 interface PageJson {
-  rows: Record<string, unknown>[];
+  rows: { entry: Record<string, unknown>; effective?: AgentCatalogEffective; enabled?: boolean }[];
   /** By id; null when the selection does not read providers. */
   providers: Record<string, Record<string, unknown>> | null;
+}
+
+/** An entry of the page, its dates turned back into dates; the columns it was read without stay absent. */
+function entryRow(json: Record<string, unknown>): AgentCatalog {
+  json.createdAt = new Date(json.createdAt as string);
+  if ('updatedAt' in json) json.updatedAt = new Date(json.updatedAt as string);
+  if ('lastRefreshedAt' in json) json.lastRefreshedAt = date(json.lastRefreshedAt as string | null);
+  return json as unknown as AgentCatalog;
 }
 
 /** One page of entries (in the order the keyset fetches them), in one statement. */
@@ -150,18 +171,13 @@ export async function fetchCatalogPageRows(tx: Tx, query: CatalogPageQuery): Pro
   const [{ page }] = await tx.$queryRaw<[{ page: string }]>(pageSql(query));
   const { rows, providers } = JSON.parse(page) as PageJson;
   const providerById = new Map(Object.entries(providers ?? {}).map(([id, json]) => [id, providerRow(json)]));
-  return rows.map(({ effective, enabled, ...json }) => {
-    const providerId = json.customProviderId as string | null;
+  return rows.map(({ entry, effective, enabled }) => {
+    const providerId = entry.customProviderId as string | null;
     return {
-      entry: {
-        ...(json as unknown as AgentCatalog),
-        lastRefreshedAt: date(json.lastRefreshedAt as string | null),
-        createdAt: new Date(json.createdAt as string),
-        updatedAt: new Date(json.updatedAt as string),
-      },
-      effective: effective as AgentCatalogEffective | undefined,
+      entry: entryRow(entry),
+      effective,
       customProvider: providers === null ? undefined : providerId === null ? null : (providerById.get(providerId) ?? null),
-      enabled: enabled as boolean | undefined,
+      enabled,
     };
   });
 }
