@@ -181,6 +181,9 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     logging: logger.child({ component: 'yoga' }),
     maskedErrors: true,
     batching: config.MAX_BATCH_OPERATIONS > 0 ? { limit: config.MAX_BATCH_OPERATIONS } : false,
+    // useRequestSizeLimit requires a Content-Length within the limit, and node:http reads
+    // no body past it; yoga's own limit would pipe every body through a counting stream.
+    maxRequestBodySize: false,
     // Served by useGraphiQL below, from installed packages only.
     graphiql: false,
     // Hooks run in this order. Error codes, then metrics, come before every plugin that

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
@@ -58,6 +59,30 @@ describe('query protections', () => {
     });
     expect(tooBig.status).toBe(413);
     expect(((await tooBig.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('over HTTP, reads no byte past the declared length and refuses a body of unknown length', async () => {
+    const { hostname, port } = new URL(await t.listen());
+    // Everything the server sends back on one connection, until it closes it.
+    const exchange = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        let answer = '';
+        const socket = net.connect(Number(port), hostname, () => socket.end(bytes));
+        socket.setEncoding('utf8').on('data', (chunk) => (answer += chunk)).on('error', reject).on('close', () => resolve(answer));
+      });
+    const head = (headers: string) => `POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${token}\r\n${headers}\r\n`;
+    const operation = JSON.stringify({ query: '{ viewer { subject } }' });
+    // The declared bytes are the operation; the bytes after them are the next request, answered on its own.
+    const second = JSON.stringify({ query: '{ second: viewer { subject } }' });
+    const pipelined = await exchange(
+      `${head(`Content-Length: ${operation.length}\r\n`)}${operation}${head(`Content-Length: ${second.length}\r\nConnection: close\r\n`)}${second}`,
+    );
+    expect(pipelined.match(/HTTP\/1\.1 \d+ /g)).toEqual(['HTTP/1.1 200 ', 'HTTP/1.1 200 ']);
+    expect(pipelined).toContain('{"data":{"viewer":{"subject"');
+    expect(pipelined).toContain('{"data":{"second":{"subject"');
+    const chunk = operation.length.toString(16);
+    const chunked = await exchange(`${head('Transfer-Encoding: chunked\r\nConnection: close\r\n')}${chunk}\r\n${operation}\r\n0\r\n\r\n`);
+    expect(chunked).toMatch(/^HTTP\/1\.1 411 /);
   });
 
   it('refuses batched operations by default', async () => {
