@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { openDatabase } from '../src/db/database.ts';
 import { scopedTransaction } from '../src/db/scope.ts';
-import { fetchCatalogPageRows, type CatalogPageQuery } from '../src/modules/catalog/page-sql.ts';
+import { fetchCatalogPageEntries, type CatalogPageQuery } from '../src/modules/catalog/page-sql.ts';
 import { catalogFilterSql } from '../src/modules/catalog/filter.ts';
 import { newestFirst } from '../src/graphql/pagination.ts';
 import type { Context } from '../src/graphql/context.ts';
@@ -72,7 +72,7 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
         scopedTransaction(prisma, scope, (tx) => tx.agentCatalog.findMany(page)),
       ),
       await measure('Prisma: scoped transaction with the page as JSON ($queryRaw, the service\'s)', iterations, () =>
-        scopedTransaction(prisma, scope, (tx) => fetchCatalogPageRows(tx, sqlPage)),
+        scopedTransaction(prisma, scope, (tx) => fetchCatalogPageEntries(tx, sqlPage)),
       ),
       await measure('Prisma: scoped transaction, empty', iterations, () => scopedTransaction(prisma, scope, async () => {})),
       await measure('Prisma: page alone', iterations, () => prisma.agentCatalog.findMany(page)),

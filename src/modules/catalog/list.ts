@@ -5,7 +5,7 @@ import { selectedFieldNames } from '../../graphql/lookahead.ts';
 import { planConnection, type Connection, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
 import { CatalogEntryConnection, CatalogEntryFilterInput, CatalogEntryRef } from './schema.ts';
 import { catalogFilterSql, type CatalogEntryFilter } from './filter.ts';
-import { countCatalogRows, fetchCatalogPageRows, readWithPage, type CatalogPageNeeds, type CatalogPageQuery } from './page-sql.ts';
+import { countCatalogRows, fetchCatalogPageEntries, readWithPage, type CatalogPageNeeds } from './page-sql.ts';
 
 export const SortDirectionEnum = builder.enumType('SortDirection', { values: ['ASC', 'DESC'] as const });
 
@@ -54,21 +54,10 @@ export function listCatalogEntries(
   const where = catalogFilterSql(ctx, filter);
   const ordering = catalogOrdering(order?.field ?? 'CREATED_AT', order?.direction ?? 'DESC');
   const plan = planConnection(ordering, args);
-  return fetchCatalogPage(ctx, { organizationId: ctx.db.organizationId, where, ordering, keyset: plan.keyset, needs }).then((rows) => {
+  const query = { organizationId: ctx.db.organizationId, where, ordering, keyset: plan.keyset, needs };
+  return ctx.db.transaction((tx) => fetchCatalogPageEntries(tx, query)).then((entries) => {
     let counted: Promise<number> | undefined;
-    return plan.build(rows, () => (counted ??= ctx.db.transaction((tx) => countCatalogRows(tx, where))));
-  });
-}
-
-/**
- * One page of entries, in one statement (page-sql.ts). What the selection reads
- * beyond the entries' columns is kept for the fields that read it (readWithPage).
- */
-async function fetchCatalogPage(ctx: Context, query: CatalogPageQuery): Promise<AgentCatalog[]> {
-  const rows = await ctx.db.transaction((tx) => fetchCatalogPageRows(tx, query));
-  return rows.map((row) => {
-    readWithPage.set(row.entry, row);
-    return row.entry;
+    return plan.build(entries, () => (counted ??= ctx.db.transaction((tx) => countCatalogRows(tx, where))));
   });
 }
 
@@ -90,7 +79,7 @@ function enabledLoader(ctx: Context) {
 builder.objectField(CatalogEntryRef, 'enabledForOrganization', (t) =>
   t.boolean({
     description: 'True when the organization has an organization-level grant for this entry.',
-    resolve: (entry, _args, ctx) => readWithPage.get(entry)?.enabled ?? enabledLoader(ctx).load(entry.id),
+    resolve: (entry, _args, ctx) => readWithPage(entry)?.enabled ?? enabledLoader(ctx).load(entry.id),
   }),
 );
 

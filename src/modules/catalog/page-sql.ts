@@ -18,16 +18,22 @@ import type { Keyset, Ordering, SortKey, SortValue } from '../../graphql/paginat
  */
 export type CatalogPageNeeds = ReadonlySet<string>;
 
-/**
- * What a page read along with each of its entries, by entry object: the entries' fields
- * answer from it synchronously (no loader round, no promise per field). Entries are
- * objects of one request, so the map holds nothing past it.
- */
-export const readWithPage = new WeakMap<AgentCatalog, CatalogPageRow>();
+// What a page read along with an entry is kept on the entry object, under a key of this
+// module: in a WeakMap beside the entries it cost more than the fields that read it
+// (BENCHMARKS.md, step 11). Entries are objects of one request, so nothing outlives it.
+const READ_WITH_PAGE = Symbol('read with its page');
+type PageEntry = AgentCatalog & { [READ_WITH_PAGE]?: ReadWithPage };
 
-/** Its entry and effective values carry the columns the selected fields read (CatalogPageNeeds), no others. */
-export interface CatalogPageRow {
-  entry: AgentCatalog;
+/**
+ * What the entry's page read along with it (undefined for an entry read otherwise): its
+ * fields answer from it synchronously, without a loader round or a promise per field.
+ */
+export function readWithPage(entry: AgentCatalog): ReadWithPage | undefined {
+  return (entry as PageEntry)[READ_WITH_PAGE];
+}
+
+/** What a page read along with an entry. Like the entry, its effective values carry the columns the selected fields read (CatalogPageNeeds), no others. */
+export interface ReadWithPage {
   effective?: AgentCatalogEffective;
   customProvider?: AgentCustomProvider | null;
   enabled?: boolean;
@@ -166,19 +172,20 @@ function entryRow(json: Record<string, unknown>): AgentCatalog {
   return json as unknown as AgentCatalog;
 }
 
-/** One page of entries (in the order the keyset fetches them), in one statement. */
-export async function fetchCatalogPageRows(tx: Tx, query: CatalogPageQuery): Promise<CatalogPageRow[]> {
+/** One page of entries (in the order the keyset fetches them), in one statement; each carries what was read with it (readWithPage). */
+export async function fetchCatalogPageEntries(tx: Tx, query: CatalogPageQuery): Promise<AgentCatalog[]> {
   const [{ page }] = await tx.$queryRaw<[{ page: string }]>(pageSql(query));
   const { rows, providers } = JSON.parse(page) as PageJson;
   const providerById = new Map(Object.entries(providers ?? {}).map(([id, json]) => [id, providerRow(json)]));
-  return rows.map(({ entry, effective, enabled }) => {
-    const providerId = entry.customProviderId as string | null;
-    return {
-      entry: entryRow(entry),
+  return rows.map(({ entry: json, effective, enabled }) => {
+    const providerId = json.customProviderId as string | null;
+    const entry: PageEntry = entryRow(json);
+    entry[READ_WITH_PAGE] = {
       effective,
       customProvider: providers === null ? undefined : providerId === null ? null : (providerById.get(providerId) ?? null),
       enabled,
     };
+    return entry;
   });
 }
 

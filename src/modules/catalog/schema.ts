@@ -56,7 +56,7 @@ type EffectiveValues = Pick<AgentCatalog, 'capabilities' | 'maxInputTokens' | 'm
  * are read (deleted meanwhile).
  */
 function effectiveRow(ctx: Context, row: AgentCatalog): AgentCatalogEffective | null | Promise<AgentCatalogEffective | null> {
-  return readWithPage.get(row)?.effective ?? effectiveValuesLoader(ctx).load(row.id);
+  return readWithPage(row)?.effective ?? effectiveValuesLoader(ctx).load(row.id);
 }
 
 /**
@@ -87,7 +87,7 @@ export const CatalogEntryRef = builder.prismaNode('AgentCatalog', {
       nullable: true,
       resolve: (row, _args, ctx) => {
         if (!row.customProviderId) return null;
-        const read = readWithPage.get(row)?.customProvider;
+        const read = readWithPage(row)?.customProvider;
         return read !== undefined ? read : customProviderLoader(ctx).load(row.customProviderId);
       },
     }),
