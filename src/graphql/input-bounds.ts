@@ -191,14 +191,16 @@ export function checkOperationInput(
         const field = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[selection.name.value] : undefined;
         // Meta fields (__typename, __schema, …) and unknown ones, which validation refused.
         if (!field) continue;
-        let args: Record<string, unknown>;
-        try {
-          args = getArgumentValues(field, selection, coerced.coerced);
-        } catch {
-          return undefined;
-        }
-        for (const arg of field.args) {
-          refused ??= walkInput(args[arg.name], arg.type, boundsOf(arg), arg.name, visit);
+        if (field.args.length > 0) {
+          let args: Record<string, unknown>;
+          try {
+            args = getArgumentValues(field, selection, coerced.coerced);
+          } catch {
+            return undefined;
+          }
+          for (const arg of field.args) {
+            refused ??= walkInput(args[arg.name], arg.type, boundsOf(arg), arg.name, visit);
+          }
         }
         const named = getNamedType(field.type);
         if (!refused && selection.selectionSet && isCompositeType(named)) refused = walkSelections(selection.selectionSet, named);
