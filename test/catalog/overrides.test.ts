@@ -1,3 +1,4 @@
+import { GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import { fakeProvider, json } from '../providers/fake-provider.ts';
@@ -6,6 +7,7 @@ import { feedHead, kinds, readFeed } from '../changes/feed-client.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
 import { catalogFilterSql, catalogFilterWhere, type CatalogEntryFilter } from '../../src/modules/catalog/filter.ts';
 import type { Context } from '../../src/graphql/context.ts';
+import { schema } from '../../src/schema.ts';
 
 let t: TestApp;
 let provider: Awaited<ReturnType<typeof fakeProvider>>;
@@ -392,13 +394,18 @@ describe('the two forms of the catalog filter', () => {
 
 describe('the fields of a catalog page', () => {
   it('answer alike asked alone, beside every other field, and by node lookup', async () => {
-    ok(await t.request('mutation { createCatalogEntry(input: { modelName: "page-fields", config: { bedrock: { modelId: "m" } } }) { catalogEntry { id } } }', {}, { token: a.token }));
+    ok(await t.request('mutation { createCatalogEntry(input: { modelName: "page-fields", displayName: "Page fields", config: { bedrock: { modelId: "m" } } }) { catalogEntry { id } } }', {}, { token: a.token }));
+    const declared = await entry('gpt-4o');
+    ok(await update({ id: declared.id, overrides: { maxOutputTokens: 5 } }));
     const FIELDS = [
       'databaseId', 'modelProvider', 'modelName', 'displayName', 'origin', 'organizationId', 'customProvider { id displayName }', 'metadata',
       'capabilities', 'limits { maxInputTokens maxOutputTokens }', 'pricing { inputCostPerToken outputCostPerToken }', 'lastRefreshedAt',
       'createdAt', 'updatedAt', 'inheritsFrom { id modelName }', 'enabledForOrganization', 'overrides { capabilities maxOutputTokens }',
       'cloudConfig { __typename ... on BedrockConfig { modelId } }',
     ];
+    // Every field of the type, so a new one is checked too (the page reads only the columns it maps to fields).
+    const entryType = schema.getType('CatalogEntry') as GraphQLObjectType;
+    expect(FIELDS.map((field) => field.split(' ')[0]).sort()).toEqual(Object.keys(entryType.getFields()).filter((name) => name !== 'id').sort());
     const seen = new Map<string, Set<string>>();
     for (const filter of ['{ origin: CUSTOM_PROVIDER }', '{ origin: ORGANIZATION }', '{ provider: "openai" }']) {
       const page = async (selection: string) =>
@@ -416,6 +423,7 @@ describe('the fields of a catalog page', () => {
     }
     // Every field takes more than one value over these pages, so agreeing shows that each reads its own column.
     for (const [name, values] of seen) expect(values.size, name).toBeGreaterThan(1);
+    ok(await update({ id: declared.id, overrides: null }));
   });
 });
 
