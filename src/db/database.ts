@@ -39,6 +39,7 @@ export interface Database {
    * `onConnected(false)` says notifications may be missed until `onConnected(true)`.
    */
   listen(channel: string, handlers: NotificationHandlers): Promise<() => Promise<void>>;
+  /** Disconnects; a second call waits for the first instead of failing. */
   close(): Promise<void>;
 }
 
@@ -76,7 +77,8 @@ function createClient(driver: PrismaPg | PrismaPGlite, onQuery?: (sql: string) =
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const database = options.databaseUrl ? openPostgres(options) : await openPglite(options.dataDir, options.onQuery);
   setTransactionSettings(database.prisma, { limits: options.limits ?? DEFAULT_TRANSACTION_LIMITS, onEnd: options.onTransactionEnd });
-  return database;
+  let closed: Promise<void> | undefined;
+  return { ...database, close: () => (closed ??= database.close()) };
 }
 
 function openPostgres(options: DatabaseOptions): Database {

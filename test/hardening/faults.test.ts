@@ -36,7 +36,7 @@ describe('database faults', () => {
       } finally {
         proxy.close();
         await t.close();
-        await direct.close().catch(() => {});
+        await direct.close();
       }
     },
   );

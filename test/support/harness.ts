@@ -54,18 +54,23 @@ export async function startTestApp(
       done();
     },
   });
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    AUTH_JWT_SECRET: JWT_SECRET,
-    DB_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
-    DATA_DIR: database.dataDir,
-    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
-    DATABASE_POOL_SIZE: '5',
-    ...overrides,
+  const { config, services } = await (async () => {
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      AUTH_JWT_SECRET: JWT_SECRET,
+      DB_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
+      DATA_DIR: database.dataDir,
+      ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
+      DATABASE_POOL_SIZE: '5',
+      ...overrides,
+    });
+    return { config, services: await startServices(config, createLogger(config.LOG_LEVEL, sink), options) };
+  })().catch(async (error: unknown) => {
+    // A start that fails (a refused setting, say) leaves no database behind.
+    await database.drop();
+    throw error;
   });
-  const logger = createLogger(config.LOG_LEVEL, sink);
-  const services = await startServices(config, logger, options);
   const app = createApp(services);
 
   const token: TestApp['token'] = (claims) =>
@@ -109,14 +114,17 @@ export async function startTestApp(
       return { id: organization.id, token: await token({ organizationId: organization.id }) };
     },
     async close() {
-      await services.changeFeed.close();
-      if (server) {
-        await server.websockets.close();
-        server.http.closeAllConnections();
-        await new Promise<void>((resolve) => server!.http.close(() => resolve()));
+      try {
+        await services.changeFeed.close();
+        if (server) {
+          await server.websockets.close();
+          server.http.closeAllConnections();
+          await new Promise<void>((resolve) => server!.http.close(() => resolve()));
+        }
+        await stopServices(services);
+      } finally {
+        await database.drop();
       }
-      await stopServices(services);
-      await database.drop();
     },
   };
 }
