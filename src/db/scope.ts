@@ -54,6 +54,15 @@ interface TransactionScope {
   lost?: LostOutcome;
   /** Told the snapshot of the transaction's first statement (see SCOPE_SQL). */
   onSnapshot?: (snapshot: string) => void;
+  /** The driver's transaction, once started (for queryOnConnection). */
+  connection?: ScopedConnection;
+  /** Set once COMMIT or ROLLBACK was sent: the connection may already serve another transaction. */
+  ended?: boolean;
+}
+
+/** The driver's transaction of a scoped transaction, for statements sent past Prisma's query engine. */
+interface ScopedConnection {
+  query(query: SqlQuery): Promise<unknown[][]>;
 }
 
 const startingTransaction = new AsyncLocalStorage<TransactionScope>();
@@ -102,9 +111,19 @@ function watchConnection(transaction: Transaction, state: TransactionScope): Tra
     adapterName: transaction.adapterName,
     options: transaction.options,
     queryRaw: (query) => watch(() => transaction.queryRaw(query), false),
-    executeRaw: (query) => watch(() => transaction.executeRaw(query), query.sql.trim().toUpperCase() === 'COMMIT'),
-    commit: () => watch(() => transaction.commit(), transaction.options.usePhantomQuery),
-    rollback: () => transaction.rollback(),
+    executeRaw: (query) => {
+      const statement = query.sql.trim().toUpperCase();
+      if (statement === 'COMMIT' || statement === 'ROLLBACK') state.ended = true;
+      return watch(() => transaction.executeRaw(query), statement === 'COMMIT');
+    },
+    commit: () => {
+      state.ended = true;
+      return watch(() => transaction.commit(), transaction.options.usePhantomQuery);
+    },
+    rollback: () => {
+      state.ended = true;
+      return transaction.rollback();
+    },
     createSavepoint: transaction.createSavepoint && ((name) => transaction.createSavepoint!(name)),
     rollbackToSavepoint: transaction.rollbackToSavepoint && ((name) => transaction.rollbackToSavepoint!(name)),
     releaseSavepoint: transaction.releaseSavepoint && ((name) => transaction.releaseSavepoint!(name)),
@@ -147,6 +166,12 @@ export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?
         await transaction.rollback().catch(() => {});
         throw error;
       }
+      current.connection = {
+        query: async (query) => {
+          onScope?.(query.sql);
+          return (await transaction.queryRaw(query)).rows;
+        },
+      };
       return transaction;
     },
   });
@@ -157,13 +182,22 @@ export function scopingAdapterFactory(factory: SqlDriverAdapterFactory, onScope?
   };
 }
 
+/** The scope of each transaction client handed to a scoped transaction's callback. */
+const scopeOfClient = new WeakMap<Tx, TransactionScope>();
+
 async function runScoped<T>(prisma: PrismaClient, state: TransactionScope, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const onEnd = settingsByClient.get(prisma)?.onEnd;
   const started = performance.now();
   let outcome: 'commit' | 'rollback' = 'rollback';
   try {
     const result = await startingTransaction.run(state, () =>
-      prisma.$transaction(fn, { maxWait: state.limits.maxWaitMs, timeout: state.limits.transactionTimeoutMs }),
+      prisma.$transaction(
+        (tx) => {
+          scopeOfClient.set(tx, state);
+          return fn(tx);
+        },
+        { maxWait: state.limits.maxWaitMs, timeout: state.limits.transactionTimeoutMs },
+      ),
     );
     outcome = 'commit';
     return result;
@@ -193,6 +227,28 @@ export function scopedTransaction<T>(
   onSnapshot?: (snapshot: string) => void,
 ): Promise<T> {
   return runScoped(prisma, stateFor(prisma, scope, onSnapshot), fn);
+}
+
+const UNKNOWN_ARGUMENT = { scalarType: 'unknown', arity: 'scalar' } as const;
+const UNKNOWN_LIST_ARGUMENT = { scalarType: 'unknown', arity: 'list' } as const;
+
+/**
+ * Runs `query` in `tx`'s transaction, sent to the driver rather than through Prisma's
+ * query engine, and returns its rows as arrays. For the hottest reads, whose few columns
+ * need none of Prisma's mapping: its engine cost about 0.1 ms of CPU per statement
+ * (BENCHMARKS.md, step 16). Same connection, same scope, same row-level security;
+ * refused once the transaction has ended, as Prisma refuses its own queries then.
+ */
+export function queryOnConnection(tx: Tx, query: Prisma.Sql): Promise<unknown[][]> {
+  const state = scopeOfClient.get(tx);
+  if (!state?.connection) return Promise.reject(new Error('queryOnConnection needs the client of a scoped transaction'));
+  if (state.ended) return Promise.reject(new Error('Transaction already closed: a statement was sent after its COMMIT or ROLLBACK'));
+  const args = query.values;
+  return state.connection.query({
+    sql: query.text,
+    args,
+    argTypes: args.map((arg) => (Array.isArray(arg) ? UNKNOWN_LIST_ARGUMENT : UNKNOWN_ARGUMENT)),
+  });
 }
 
 /** A transaction kept open until `end` is called, for several callers to share. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scopedTransaction, type Tx } from '../../src/db/scope.ts';
+import { queryOnConnection, scopedTransaction, type Tx } from '../../src/db/scope.ts';
+import { Prisma } from '../../src/generated/prisma/client.ts';
 import { RequestDb } from '../../src/graphql/context.ts';
 import { forbidden } from '../../src/graphql/errors.ts';
 import { encodeGlobalId } from '../../src/graphql/builder.ts';
@@ -91,6 +92,23 @@ describe('transaction scope', () => {
     const names = await db.transaction((tx) => tx.workspace.findMany({ select: { name: true } }));
     expect(names).toEqual([{ name: 'B space' }]);
     await db.endSharedReads();
+  });
+
+  it('sends a statement to the connection of a transaction in its scope, and refuses it once the transaction has ended', async () => {
+    const prisma = t.services.database.prisma;
+    let ended: Tx | undefined;
+    const rows = await scopedTransaction(prisma, { kind: 'tenant', organizationId: a.id }, async (tx) => {
+      ended = tx;
+      const [{ id: prismaTransaction }] = await tx.$queryRaw<[{ id: string }]>`SELECT txid_current()::text AS id`;
+      const direct = await queryOnConnection(
+        tx,
+        Prisma.sql`SELECT current_setting('app.current_org_id'), current_user::text, txid_current()::text, (SELECT count(*)::int FROM workspace), ${'x'}::text`,
+      );
+      return { prismaTransaction, direct };
+    });
+    // The same transaction as Prisma's statements, as mcp_app, with row-level security: A's one workspace.
+    expect(rows.direct).toEqual([[a.id, 'mcp_app', rows.prismaTransaction, 1, 'x']]);
+    await expect(queryOnConnection(ended!, Prisma.sql`SELECT 1`)).rejects.toThrow(/already closed/);
   });
 
   it('refuses a transaction started without a scope instead of running it unscoped', async () => {

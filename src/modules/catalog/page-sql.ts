@@ -1,5 +1,5 @@
 import { Prisma, type AgentCatalog, type AgentCatalogEffective, type AgentCustomProvider } from '../../generated/prisma/client.ts';
-import type { Tx } from '../../db/scope.ts';
+import { queryOnConnection, type Tx } from '../../db/scope.ts';
 import type { Keyset, Ordering, SortKey, SortValue } from '../../graphql/pagination.ts';
 
 /*
@@ -174,7 +174,7 @@ function entryRow(json: Record<string, unknown>): AgentCatalog {
 
 /** One page of entries (in the order the keyset fetches them), in one statement; each carries what was read with it (readWithPage). */
 export async function fetchCatalogPageEntries(tx: Tx, query: CatalogPageQuery): Promise<AgentCatalog[]> {
-  const [{ page }] = await tx.$queryRaw<[{ page: string }]>(pageSql(query));
+  const [[page]] = (await queryOnConnection(tx, pageSql(query))) as [[string]];
   const { rows, providers } = JSON.parse(page) as PageJson;
   const providerById = new Map(Object.entries(providers ?? {}).map(([id, json]) => [id, providerRow(json)]));
   return rows.map(({ entry: json, effective, enabled }) => {
