@@ -49,7 +49,7 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
   // The service's own catalog page (catalogEntries with Q1's selection): JSON built by PostgreSQL, through $queryRaw.
   const sqlPage: CatalogPageQuery = {
     organizationId,
-    where: catalogFilterSql({ db: { organizationId } } as unknown as Context, null),
+    ...catalogFilterSql({ db: { organizationId } } as unknown as Context, null),
     ordering: newestFirst('catalog:created:desc'),
     keyset: { backward: false, take: PAGE },
     needs: new Set(['capabilities', 'limits', 'customProvider', 'enabledForOrganization']),

@@ -379,7 +379,7 @@ describe('the two forms of the catalog filter', () => {
     for (const filter of filters) {
       const [byWhere, bySql] = await f.tenant(a.id, async (tx) => [
         (await tx.agentCatalog.findMany({ where: catalogFilterWhere(ctx, filter), select: { id: true }, orderBy: { id: 'asc' } })).map((row) => row.id),
-        (await tx.$queryRaw<{ id: string }[]>`SELECT c.id::text FROM agent_catalog c WHERE ${catalogFilterSql(ctx, filter)} ORDER BY c.id`).map((row) => row.id),
+        (await tx.$queryRaw<{ id: string }[]>`SELECT c.id::text FROM agent_catalog c WHERE ${catalogFilterSql(ctx, filter).where} ORDER BY c.id`).map((row) => row.id),
       ]);
       expect(bySql, JSON.stringify(filter)).toEqual(byWhere);
     }

@@ -21,7 +21,40 @@ async function preparedAfterTwoPages(setting: 'true' | 'false'): Promise<string[
   }
 }
 
+/**
+ * How PostgreSQL planned the catalog page statement on the service's one connection,
+ * after one unfiltered page of each size, over an organization with enough entries
+ * that a plan for the page size looks cheaper than a generic one.
+ */
+async function unfilteredPagePlans(sizes: number[]) {
+  const t = await startTestApp({ DATABASE_POOL_SIZE: '1', RESPONSE_CACHE_MAX_BYTES: '0' });
+  try {
+    const org = await t.organization('Plans');
+    await t.services.database.withSession(async (session) => {
+      await session.query(
+        `INSERT INTO agent_catalog (organization_id, model_provider, model_name, created_at)
+         SELECT $1::uuid, 'openai', 'plan-model-' || i, now() - i * interval '1 minute' FROM generate_series(1, 3000) i`,
+        [org.id],
+      );
+      await session.exec('ANALYZE agent_catalog');
+    });
+    for (const first of sizes) ok(await t.request('query ($first: Int!) { catalogEntries(first: $first) { edges { node { modelName } } } }', { first }, { token: org.token }));
+    return await scopedTransaction(t.services.database.prisma, { kind: 'tenant', organizationId: org.id }, (tx) =>
+      tx.$queryRaw<{ generic: number; custom: number }[]>`
+        SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE statement LIKE 'WITH page AS%'`,
+    );
+  } finally {
+    await t.close();
+  }
+}
+
 describe.skipIf(!onPostgres)('prepared statements on PostgreSQL', () => {
+  it('keep one generic plan for an unfiltered catalog page, whatever its size, instead of planning it at every execution', async () => {
+    // PostgreSQL plans a statement for its values five times before it weighs its generic plan.
+    expect(await unfilteredPagePlans([3, 7, 11, 19, 23, 29, 31, 37, 41, 43])).toEqual([{ generic: 5, custom: 5 }]);
+  });
+
+
   it('are prepared once per connection by default, and not at all when turned off (for poolers that cannot keep them)', async () => {
     const prepared = await preparedAfterTwoPages('true');
     expect(prepared.some((line) => line.startsWith('mcp_') && line.includes('WITH page AS'))).toBe(true);

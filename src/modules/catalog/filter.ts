@@ -3,6 +3,7 @@ import { Prisma } from '../../generated/prisma/client.ts';
 import { parseId } from '../../graphql/builder.ts';
 import { badInput } from '../../graphql/errors.ts';
 import { CAPABILITY_PATTERN } from './metadata.ts';
+import { unseenByPlanner } from './page-sql.ts';
 
 export type CatalogOrigin = 'PLATFORM' | 'ORGANIZATION' | 'CUSTOM_PROVIDER';
 
@@ -105,10 +106,17 @@ const ORIGIN_SQL: Record<CatalogOrigin, Prisma.Sql> = {
   ORGANIZATION: Prisma.sql`c.organization_id IS NOT NULL AND c.custom_provider_id IS NULL`,
 };
 
-/** catalogFilterWhere as SQL conditions on `c`, an agent_catalog row (for page-sql.ts). */
-export function catalogFilterSql(ctx: Context, filter: CatalogEntryFilter | null | undefined, argument = 'filter'): Prisma.Sql {
+/** catalogFilterWhere as SQL, and whether it compares with the filter's values. */
+export interface CatalogFilterSql {
+  /** Conditions on `c`, an agent_catalog row (for page-sql.ts). */
+  where: Prisma.Sql;
+  /** True when a condition compares with a value of the filter: the best plan then depends on that value (see unseenByPlanner). */
+  byValue: boolean;
+}
+
+export function catalogFilterSql(ctx: Context, filter: CatalogEntryFilter | null | undefined, argument = 'filter'): CatalogFilterSql {
   const organizationId = ctx.db.organizationId;
-  const and = [Prisma.sql`(c.organization_id = ${organizationId}::uuid OR c.organization_id IS NULL)`];
+  const and: Prisma.Sql[] = [];
   const checked = filter ? checkFilter(filter, argument) : {};
   if (checked.provider !== undefined) and.push(Prisma.sql`c.model_provider = ${checked.provider}`);
   if (checked.modelNameContains !== undefined) {
@@ -124,5 +132,7 @@ export function catalogFilterSql(ctx: Context, filter: CatalogEntryFilter | null
   if (checked.capabilities) {
     and.push(Prisma.sql`c.effective_capabilities @> ${JSON.stringify(checked.capabilities)}::jsonb`);
   }
-  return Prisma.join(and, ' AND ');
+  const byValue = and.some((condition) => condition.values.length > 0);
+  const organization = unseenByPlanner(Prisma.sql`${organizationId}::uuid`, !byValue);
+  return { where: Prisma.join([Prisma.sql`(c.organization_id = ${organization} OR c.organization_id IS NULL)`, ...and], ' AND '), byValue };
 }

@@ -51,10 +51,10 @@ export function listCatalogEntries(
   order: { field: OrderField; direction: Direction } | null | undefined,
   needs: CatalogPageNeeds,
 ): Promise<Connection<AgentCatalog>> {
-  const where = catalogFilterSql(ctx, filter);
+  const { where, byValue } = catalogFilterSql(ctx, filter);
   const ordering = catalogOrdering(order?.field ?? 'CREATED_AT', order?.direction ?? 'DESC');
   const plan = planConnection(ordering, args);
-  const query = { organizationId: ctx.db.organizationId, where, ordering, keyset: plan.keyset, needs };
+  const query = { organizationId: ctx.db.organizationId, where, byValue, ordering, keyset: plan.keyset, needs };
   return ctx.db.transaction((tx) => fetchCatalogPageEntries(tx, query)).then((entries) => {
     let counted: Promise<number> | undefined;
     return plan.build(entries, () => (counted ??= ctx.db.transaction((tx) => countCatalogRows(tx, where))));

@@ -52,20 +52,35 @@ function sortColumn(key: SortKey<AgentCatalog>): Prisma.Sql {
   return column;
 }
 
-function sortValue(key: SortKey<AgentCatalog>, value: SortValue): Prisma.Sql {
-  if (value instanceof Date) return Prisma.sql`${value.toISOString()}::timestamptz`;
-  return key.field === 'id' ? Prisma.sql`${value}::uuid` : Prisma.sql`${value}::text`;
+/**
+ * `value` (a typed parameter) as a scalar subquery when `unseen`, which no plan can look
+ * into. PostgreSQL plans a prepared statement for its parameters' values for as long as
+ * such a plan looks cheaper than the generic one, and one that knows the page size and
+ * the organization always does: a catalog page was planned at every execution, which
+ * cost PostgreSQL more than running it (BENCHMARKS.md, step 17). Where nothing else
+ * compares with a value, the best plan is the ordering's index walk whatever the values,
+ * so they are kept unseen and PostgreSQL keeps its generic plan, once per connection. A
+ * filter's values do decide the plan (a rare provider is best found through its index, a
+ * common one along the ordering's), so a page filtered by value shows them all.
+ */
+export function unseenByPlanner(value: Prisma.Sql, unseen: boolean): Prisma.Sql {
+  return unseen ? Prisma.sql`(SELECT ${value})` : value;
+}
+
+function sortValue(key: SortKey<AgentCatalog>, value: SortValue, unseen: boolean): Prisma.Sql {
+  if (value instanceof Date) return unseenByPlanner(Prisma.sql`${value.toISOString()}::timestamptz`, unseen);
+  return unseenByPlanner(key.field === 'id' ? Prisma.sql`${value}::uuid` : Prisma.sql`${value}::text`, unseen);
 }
 
 /** Rows strictly beyond `values`, in the form PostgreSQL plans well (see `beyond` in pagination.ts). */
-function beyondSql(keys: readonly SortKey<AgentCatalog>[], values: readonly SortValue[], reverse: boolean): Prisma.Sql {
+function beyondSql(keys: readonly SortKey<AgentCatalog>[], values: readonly SortValue[], reverse: boolean, unseen: boolean): Prisma.Sql {
   const [lead, ...rest] = keys;
   const column = sortColumn(lead!);
-  const value = sortValue(lead!, values[0]!);
+  const value = sortValue(lead!, values[0]!, unseen);
   const ascending = (lead!.direction === 'asc') !== reverse;
   if (rest.length === 0) return ascending ? Prisma.sql`${column} > ${value}` : Prisma.sql`${column} < ${value}`;
   return Prisma.sql`${column} ${Prisma.raw(ascending ? '>=' : '<=')} ${value}
-    AND NOT (${column} = ${value} AND NOT (${beyondSql(rest, values.slice(1), reverse)}))`;
+    AND NOT (${column} = ${value} AND NOT (${beyondSql(rest, values.slice(1), reverse, unseen)}))`;
 }
 
 function orderSql(ordering: Ordering<AgentCatalog>, backward: boolean): Prisma.Sql {
@@ -112,6 +127,8 @@ export interface CatalogPageQuery {
   organizationId: string;
   /** Which rows (conditions on `c`, an agent_catalog row), before the keyset bounds. */
   where: Prisma.Sql;
+  /** Whether `where` compares with values of a filter (catalogFilterSql): the page's own values are then shown to the planner too. */
+  byValue: boolean;
   ordering: Ordering<AgentCatalog>;
   keyset: Keyset;
   needs: CatalogPageNeeds;
@@ -122,23 +139,25 @@ export interface CatalogPageQuery {
  * PostgreSQL walks the ordering's index) and only its rows are then decorated with
  * the organization-level grant. Custom providers come once each, beside the rows.
  */
-function pageSql({ organizationId, where, ordering, keyset, needs }: CatalogPageQuery): Prisma.Sql {
+function pageSql({ organizationId, where, byValue, ordering, keyset, needs }: CatalogPageQuery): Prisma.Sql {
+  const unseen = !byValue;
+  const organization = unseenByPlanner(Prisma.sql`${organizationId}::uuid`, unseen);
   const conditions = [where];
-  if (keyset.after) conditions.push(beyondSql(ordering.keys, keyset.after, false));
-  if (keyset.before) conditions.push(beyondSql(ordering.keys, keyset.before, true));
+  if (keyset.after) conditions.push(beyondSql(ordering.keys, keyset.after, false, unseen));
+  if (keyset.before) conditions.push(beyondSql(ordering.keys, keyset.before, true, unseen));
   const order = orderSql(ordering, keyset.backward);
   const fields = [Prisma.raw(`'entry', json_build_object(${[ENTRY_JSON, ...jsonFor(needs, ENTRY_JSON_BY_FIELD)].join(', ')})`)];
   const effective = jsonFor(needs, EFFECTIVE_JSON_BY_FIELD);
   if (effective.length > 0) fields.push(Prisma.raw(`'effective', json_build_object(${effective.join(', ')})`));
   if (needs.has('enabledForOrganization')) {
     fields.push(Prisma.sql`'enabled', EXISTS (SELECT 1 FROM agent_model_access a
-      WHERE a.organization_id = ${organizationId}::uuid AND a.workspace_id IS NULL AND a.catalog_id = c.id)`);
+      WHERE a.organization_id = ${organization} AND a.workspace_id IS NULL AND a.catalog_id = c.id)`);
   }
   const providers = needs.has('customProvider')
     ? Prisma.sql`(SELECT coalesce(json_object_agg(p.id, ${PROVIDER_JSON}), '{}') FROM agent_custom_provider p
-        WHERE p.organization_id = ${organizationId}::uuid AND p.id IN (SELECT c.custom_provider_id FROM page c))`
+        WHERE p.organization_id = ${organization} AND p.id IN (SELECT c.custom_provider_id FROM page c))`
     : Prisma.sql`NULL`;
-  return Prisma.sql`WITH page AS (SELECT * FROM agent_catalog c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${keyset.take})
+  return Prisma.sql`WITH page AS (SELECT * FROM agent_catalog c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${unseenByPlanner(Prisma.sql`${keyset.take}::int`, unseen)})
     SELECT json_build_object(
       'rows', (SELECT coalesce(json_agg(json_build_object(${Prisma.join(fields)}) ORDER BY ${order}), '[]') FROM page c),
       'providers', ${providers})::text AS page`;
