@@ -294,10 +294,12 @@ const handwrittenCatalogPlan = catalogPlan(HANDWRITTEN_CATALOG_PAGE, 'catalogEnt
 
 /**
  * Q1v: a different question with every request. Request i asks a page of 20–50 rows,
- * after one of the first 2 000 rows (or from the start), under one of 15 filters (none,
- * a provider, capabilities, both), taken from i in mixed radix: no two of the first
- * 930 000 requests are the same, so no cache can answer one from an earlier one. Each
- * target pages the catalog once with its own API to learn its cursors for those rows.
+ * under one of 15 filters (none, a provider, capabilities, both), after one of the first
+ * 2 000 rows (or from the start), taken from i in mixed radix, the size changing fastest
+ * and the depth slowest: no two of the first 930 000 requests are the same, so no cache
+ * can answer one from an earlier one, and every 465 requests ask each filter at each
+ * size. Each target pages the catalog once with its own API to learn its cursors for
+ * those rows.
  */
 const VARIED_SIZES = 31;
 const VARIED_DEPTH = 2_000;
@@ -336,14 +338,14 @@ function variedPlan(options: {
     const body = (i: number) => {
       const size = 20 + (i % VARIED_SIZES);
       const rest = Math.floor(i / VARIED_SIZES);
+      const filter = VARIED_FILTERS[rest % VARIED_FILTERS.length]!;
       // Depths visited in a scattered order: 997 is prime to every depth count here.
-      const depth = ((rest % depths) * 997) % depths;
-      const filter = VARIED_FILTERS[Math.floor(rest / depths) % VARIED_FILTERS.length]!;
+      const depth = ((Math.floor(rest / VARIED_FILTERS.length) % depths) * 997) % depths;
       return requestBody(options.document, { first: size, after: cursors[depth], filter: options.filter(filter) }, 'Q1v');
     };
     let next = 0;
-    // Pre-flight: a spread of the questions, compared across targets.
-    const sample = [0, 1, 37, 1_000, 31 * 2_001 + 5, 31 * 2_001 * 9 + 700];
+    // Pre-flight: a spread of the questions (the first page, providers, capabilities, both, deep), compared across targets.
+    const sample = [0, 1, 37, 1_000, 31 * 9 + 5, 465 * 9 + 31 * 13 + 7, 465 * 700 + 31 * 14 + 3];
     return {
       steps: [{ body: () => body(next++) }],
       preflight: sample.map((i) => ({ body: body(i) })),
