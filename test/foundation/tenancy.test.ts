@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryOnConnection, scopedTransaction, type Tx } from '../../src/db/scope.ts';
 import { Prisma } from '../../src/generated/prisma/client.ts';
+import { fetchCatalogPageEntries } from '../../src/modules/catalog/page-sql.ts';
+import { newestFirst } from '../../src/graphql/pagination.ts';
 import { RequestDb } from '../../src/graphql/context.ts';
 import { forbidden } from '../../src/graphql/errors.ts';
 import { encodeGlobalId } from '../../src/graphql/builder.ts';
@@ -28,6 +30,19 @@ describe('tenant isolation', () => {
     expect(ok(await t.request(NodeDocument, { id: orgId }, { token: b.token })).node).toBeNull();
     expect(ok(await t.request(NodesDocument, { ids: [aWorkspace.id, orgId] }, { token: b.token })).nodes).toEqual([null, null]);
     expect(ok(await t.request(NodeDocument, { id: aWorkspace.id }, { token: a.token })).node).toMatchObject({ name: 'A space' });
+  });
+
+  it('checks every row of a catalog page, should row-level security ever let another organization\'s entry through', async () => {
+    await t.services.database.withSession((session) =>
+      session.query(`INSERT INTO agent_catalog (organization_id, model_provider, model_name) VALUES ($1::uuid, 'openai', 'a-only')`, [a.id]),
+    );
+    // A's transaction sees A's entry; a page asked for B over it must refuse it rather than show it.
+    const page = (organizationId: string) =>
+      scopedTransaction(t.services.database.prisma, { kind: 'tenant', organizationId: a.id }, (tx) =>
+        fetchCatalogPageEntries(tx, { organizationId, where: Prisma.sql`c.model_name = 'a-only'`, byValue: false, ordering: newestFirst('catalog:created:desc'), keyset: { backward: false, take: 5 }, needs: new Set() }),
+      );
+    expect((await page(a.id)).map((entry) => entry.modelName)).toEqual(['a-only']);
+    await expect(page(b.id)).rejects.toThrow(/another organization/);
   });
 
   it('refuses to delete another organization\'s workspace', async () => {

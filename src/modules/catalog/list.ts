@@ -54,10 +54,11 @@ export function listCatalogEntries(
   const { where, byValue } = catalogFilterSql(ctx, filter);
   const ordering = catalogOrdering(order?.field ?? 'CREATED_AT', order?.direction ?? 'DESC');
   const plan = planConnection(ordering, args);
-  const query = { organizationId: ctx.db.organizationId, where, byValue, ordering, keyset: plan.keyset, needs };
+  const organizationId = ctx.db.organizationId;
+  const query = { organizationId, where, byValue, ordering, keyset: plan.keyset, needs };
   return ctx.db.transaction((tx) => fetchCatalogPageEntries(tx, query)).then((entries) => {
     let counted: Promise<number> | undefined;
-    return plan.build(entries, () => (counted ??= ctx.db.transaction((tx) => countCatalogRows(tx, where))));
+    return plan.build(entries, () => (counted ??= ctx.db.transaction((tx) => countCatalogRows(tx, organizationId, where))));
   });
 }
 

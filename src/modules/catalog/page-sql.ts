@@ -125,7 +125,7 @@ const PROVIDER_JSON = Prisma.raw(`json_build_object('id', p.id,
 
 export interface CatalogPageQuery {
   organizationId: string;
-  /** Which rows (conditions on `c`, an agent_catalog row), before the keyset bounds. */
+  /** Which of the rows the transaction sees (conditions on `c`, an agent_catalog row, catalogFilterSql), before the keyset bounds. */
   where: Prisma.Sql;
   /** Whether `where` compares with values of a filter (catalogFilterSql): the page's own values are then shown to the planner too. */
   byValue: boolean;
@@ -138,6 +138,8 @@ export interface CatalogPageQuery {
  * The page is cut first (keyset bounds, order and LIMIT over agent_catalog alone, so
  * PostgreSQL walks the ordering's index) and only its rows are then decorated with
  * the organization-level grant. Custom providers come once each, beside the rows.
+ * Row-level security limits the rows to the organization's and the platform's (see
+ * CatalogFilterSql), and fetchCatalogPageEntries checks every row it returns.
  */
 function pageSql({ organizationId, where, byValue, ordering, keyset, needs }: CatalogPageQuery): Prisma.Sql {
   const unseen = !byValue;
@@ -197,6 +199,9 @@ export async function fetchCatalogPageEntries(tx: Tx, query: CatalogPageQuery): 
   const { rows, providers } = JSON.parse(page) as PageJson;
   const providerById = new Map(Object.entries(providers ?? {}).map(([id, json]) => [id, providerRow(json)]));
   return rows.map(({ entry: json, effective, enabled }) => {
+    if (json.organizationId !== null && json.organizationId !== query.organizationId) {
+      throw new Error('row-level security let a catalog entry of another organization into a page');
+    }
     const providerId = json.customProviderId as string | null;
     const entry: PageEntry = entryRow(json);
     entry[READ_WITH_PAGE] = {
@@ -208,8 +213,9 @@ export async function fetchCatalogPageEntries(tx: Tx, query: CatalogPageQuery): 
   });
 }
 
-/** How many rows `where` selects (the connection's totalCount). */
-export async function countCatalogRows(tx: Tx, where: Prisma.Sql): Promise<number> {
-  const [{ count }] = await tx.$queryRaw<[{ count: number }]>`SELECT count(*)::int AS count FROM agent_catalog c WHERE ${where}`;
+/** How many of the organization's and the platform's rows `where` selects (the connection's totalCount). */
+export async function countCatalogRows(tx: Tx, organizationId: string, where: Prisma.Sql): Promise<number> {
+  const [{ count }] = await tx.$queryRaw<[{ count: number }]>`SELECT count(*)::int AS count FROM agent_catalog c
+    WHERE (c.organization_id = ${organizationId}::uuid OR c.organization_id IS NULL) AND ${where}`;
   return count;
 }
