@@ -46,7 +46,7 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
   const pageSql = `SELECT id, organization_id, custom_provider_id, model_provider, model_name, display_name, last_refreshed_at,
       created_at, updated_at, capabilities, max_input_tokens, max_output_tokens, input_cost_per_token, output_cost_per_token
     FROM agent_catalog WHERE organization_id = $1 OR organization_id IS NULL ORDER BY created_at DESC, id DESC LIMIT ${PAGE}`;
-  // The service's own catalog page (catalogEntries with Q1's selection): JSON built by PostgreSQL, through $queryRaw.
+  // The service's own catalog page (catalogEntries with Q1's selection): JSON built by PostgreSQL, sent to the transaction's connection.
   const sqlPage: CatalogPageQuery = {
     organizationId,
     ...catalogFilterSql({ db: { organizationId } } as unknown as Context, null),
@@ -71,7 +71,7 @@ export async function measureDataAccess(dbUrl: string, organizationId: string, i
       await measure('Prisma: scoped transaction with the page (findMany)', iterations, () =>
         scopedTransaction(prisma, scope, (tx) => tx.agentCatalog.findMany(page)),
       ),
-      await measure('Prisma: scoped transaction with the page as JSON ($queryRaw, the service\'s)', iterations, () =>
+      await measure('Prisma: scoped transaction with the service\'s page (JSON, on the transaction\'s connection)', iterations, () =>
         scopedTransaction(prisma, scope, (tx) => fetchCatalogPageEntries(tx, sqlPage)),
       ),
       await measure('Prisma: scoped transaction, empty', iterations, () => scopedTransaction(prisma, scope, async () => {})),
