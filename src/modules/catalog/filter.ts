@@ -112,8 +112,8 @@ export interface CatalogFilterSql {
    * rows row-level security lets the tenant transaction see (the organization's and the
    * platform's) the filter selects. The statements that use it check or restrict the
    * organization themselves (page-sql.ts): beside the policy's own condition, a second
-   * one on the organization made PostgreSQL count it twice and expect a filtered page
-   * to be 15 times rarer than it is, and sort every match instead of walking the
+   * one on the organization made PostgreSQL count it twice and expect a filtered page to
+   * match a few rows where thousands do, and sort every match instead of walking the
    * ordering's index (a capabilities filter cost 12 ms instead of 0.75, BENCHMARKS.md step 18).
    */
   where: Prisma.Sql;
