@@ -54,7 +54,6 @@ describe.skipIf(!onPostgres)('prepared statements on PostgreSQL', () => {
     expect(await unfilteredPagePlans([3, 7, 11, 19, 23, 29, 31, 37, 41, 43])).toEqual([{ generic: 5, custom: 5 }]);
   });
 
-
   it('are prepared once per connection by default, and not at all when turned off (for poolers that cannot keep them)', async () => {
     const prepared = await preparedAfterTwoPages('true');
     expect(prepared.some((line) => line.startsWith('mcp_') && line.includes('WITH page AS'))).toBe(true);
