@@ -1,7 +1,9 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
-import { scopedTransaction } from '../../src/db/scope.ts';
+import { queryOnConnection, scopedTransaction } from '../../src/db/scope.ts';
+import { isCancellation } from '../../src/db/failures.ts';
+import { Prisma } from '../../src/generated/prisma/client.ts';
 
 let t: TestApp;
 let token: string;
@@ -141,6 +143,11 @@ describe('database timeouts', () => {
           tx.$queryRaw`SELECT pg_sleep(3)::text`,
         ),
       ).rejects.toThrow(/statement timeout|canceling statement/i);
+      // A statement sent past Prisma (the catalog page's way) is cancelled alike, and known as a cancellation.
+      const direct = await scopedTransaction(app.services.database.prisma, { kind: 'tenant', organizationId: org.id }, (tx) =>
+        queryOnConnection(tx, Prisma.sql`SELECT pg_sleep(3)::text`),
+      ).catch((error: unknown) => error);
+      expect(isCancellation(direct)).toBe(true);
       ok(await app.request('{ workspaces { totalCount } }', {}, { token: org.token }));
     } finally {
       await app.close();
