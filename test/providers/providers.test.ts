@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import { fakeProvider, json } from './fake-provider.ts';
-import { checkAddress } from '../../src/modules/providers/outbound-guard.ts';
+import { checkAddress } from '../../src/security/outbound-guard.ts';
 
 let t: TestApp;
 let org: { id: string; token: string };

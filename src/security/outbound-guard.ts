@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import type net from 'node:net';
+import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { buildConnector } from 'undici';
 
@@ -91,44 +91,59 @@ export type Resolve = (hostname: string, options: dns.LookupAllOptions) => Promi
 const systemResolve: Resolve = (hostname, options) => dns.promises.lookup(hostname, options);
 
 /**
- * A `lookup` for outbound connections: every address the name resolves to is checked,
- * so a name that points at a metadata endpoint, among others or alone, is refused.
+ * Opens the socket for `target` once the guard has approved its addresses; `lookup`
+ * answers with those addresses only. Tests replace it to see what would be connected to.
  */
-export function guardedLookup(denyPrivate: boolean, resolve: Resolve = systemResolve): net.LookupFunction {
-  return (hostname, options, callback) => {
+export type OpenSocket = (target: buildConnector.Options, lookup: net.LookupFunction, callback: buildConnector.Callback) => void;
+
+/** Every address `hostname` resolves to, each checked: one refused address refuses the name. */
+async function approvedAddresses(hostname: string, denyPrivate: boolean, resolve: Resolve): Promise<dns.LookupAddress[]> {
+  if (net.isIP(hostname)) {
+    checkAddress(hostname, denyPrivate);
+    return [{ address: hostname, family: net.isIP(hostname) }];
+  }
+  const addresses = await resolve(hostname, { all: true });
+  if (addresses.length === 0) throw Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
+  for (const entry of addresses) checkAddress(entry.address, denyPrivate);
+  return addresses;
+}
+
+/** A `lookup` that answers with addresses already resolved and checked, so nothing is resolved twice. */
+function pinnedLookup(addresses: dns.LookupAddress[]): net.LookupFunction {
+  return (_hostname, options, callback) => {
     const answer = callback as unknown as (error: Error | null, address: string | dns.LookupAddress[], family?: number) => void;
-    resolve(hostname, { ...options, all: true }).then(
-      (addresses) => {
-        try {
-          if (addresses.length === 0) throw Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
-          for (const entry of addresses) checkAddress(entry.address, denyPrivate);
-        } catch (error) {
-          return answer(error as Error, '', 0);
-        }
-        if (options.all) return answer(null, addresses);
-        answer(null, addresses[0]!.address, addresses[0]!.family);
-      },
-      (error: Error) => answer(error, '', 0),
-    );
+    const family = options.family === 4 || options.family === 6 ? options.family : 0;
+    const matching = family ? addresses.filter((entry) => entry.family === family) : addresses;
+    if (matching.length === 0) return answer(Object.assign(new Error('no address of the requested family'), { code: 'ENOTFOUND' }), '', 0);
+    if (options.all) return answer(null, matching);
+    answer(null, matching[0]!.address, matching[0]!.family);
   };
 }
 
 /**
- * An undici connector that resolves through `lookup` and then checks the address the
- * socket actually connected to, so nothing between resolution and connection (DNS
- * rebinding, a literal address) can reach a refused one.
+ * An undici connector that refuses before any socket exists: a literal address is
+ * checked, a name is resolved and every address it has is checked, and the socket is
+ * opened to those addresses only (no second resolution a rebinding name could change).
+ * The address the socket actually connected to is checked again.
  */
-export function guardedConnector(options: { denyPrivate: boolean; timeoutMs: number; lookup: net.LookupFunction }): buildConnector.connector {
-  const connect = buildConnector({ timeout: options.timeoutMs, lookup: options.lookup } as buildConnector.BuildOptions);
-  return (target, callback) =>
-    connect(target, (error, socket) => {
-      if (error) return callback(error, null);
-      try {
-        checkAddress(socket!.remoteAddress ?? '', options.denyPrivate);
-      } catch (refused) {
-        socket!.destroy();
-        return callback(refused as Error, null);
-      }
-      callback(null, socket!);
-    });
+export function guardedConnector(options: { denyPrivate: boolean; timeoutMs: number; resolve?: Resolve; openSocket?: OpenSocket }): buildConnector.connector {
+  const resolve = options.resolve ?? systemResolve;
+  const openSocket: OpenSocket =
+    options.openSocket ?? ((target, lookup, callback) => buildConnector({ timeout: options.timeoutMs, lookup } as buildConnector.BuildOptions)(target, callback));
+  return (target, callback) => {
+    approvedAddresses(target.hostname, options.denyPrivate, resolve).then(
+      (addresses) =>
+        openSocket(target, pinnedLookup(addresses), (error, socket) => {
+          if (error) return callback(error, null);
+          try {
+            checkAddress(socket!.remoteAddress ?? '', options.denyPrivate);
+          } catch (refused) {
+            socket!.destroy();
+            return callback(refused as Error, null);
+          }
+          callback(null, socket!);
+        }),
+      (error: Error) => callback(error, null),
+    );
+  };
 }
