@@ -11,6 +11,7 @@ import { batchedCatalogConnection } from '../catalog/batched-page.ts';
 import { discoverModels, type DiscoveryResult, type DiscoveryTarget } from './discovery.ts';
 import type { DiscoveryKind } from '../../observability/metrics.ts';
 import { openProviderSecrets, sameSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
+import { assertOutboundUrl } from '../../security/outbound-http.ts';
 import { validateApiKey, validateBaseUrl, validateCustomHeaders, validateHeaderName } from './validation.ts';
 
 export const DISCOVERED_PROVIDER = 'custom-model-provider';
@@ -58,8 +59,14 @@ async function ownProvider(tx: Tx, organizationId: string, id: string): Promise<
   return provider;
 }
 
-const optionalBaseUrl = (value: string | null | undefined) =>
-  value == null || value.trim() === '' ? null : validateBaseUrl(value, 'input.baseUrl');
+/** A base URL to store: valid, and not pointing at a cloud metadata service (SPEC §17). */
+function optionalBaseUrl(value: string | null | undefined): string | null {
+  if (value == null || value.trim() === '') return null;
+  const baseUrl = validateBaseUrl(value, 'input.baseUrl');
+  assertOutboundUrl(new URL(baseUrl), 'input.baseUrl');
+  return baseUrl;
+}
+
 const optionalKeyHeader = (value: string | null | undefined) =>
   value == null || value.trim() === '' ? null : validateHeaderName(value.trim(), 'input.apiKeyHeader');
 
