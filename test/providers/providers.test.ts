@@ -87,6 +87,16 @@ describe('custom provider settings', () => {
       expect(codes(await t.request(UPDATE, { input: { id: created.id, ...input } }, { token: org.token }))).toEqual(['BAD_USER_INPUT']);
     }
   });
+
+  it('reads a variable left out of the input as an absent field, not as null: nothing is cleared', async () => {
+    const created = await create({ apiKey: API_KEY, customHeaders: [{ name: 'X-Team', value: HEADER_VALUE }] });
+    const DOC = `mutation($which: ID!, $name: String, $secret: String, $extra: [HeaderInput!]) {
+      a: updateCustomProvider(input: { id: $which, displayName: $name, apiKey: $secret, customHeaders: $extra }) { customProvider { displayName hasApiKey customHeaderNames } } }`;
+    const kept = ok(await t.request<any>(DOC, { which: created.id, name: 'renamed' }, { token: org.token }));
+    expect(kept.a.customProvider).toEqual({ displayName: 'renamed', hasApiKey: true, customHeaderNames: ['X-Team'] });
+    const cleared = ok(await t.request<any>(DOC, { which: created.id, secret: null, extra: null }, { token: org.token }));
+    expect(cleared.a.customProvider).toEqual({ displayName: 'renamed', hasApiKey: false, customHeaderNames: [] });
+  });
 });
 
 describe('discovery', () => {
