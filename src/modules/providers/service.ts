@@ -67,6 +67,29 @@ function optionalBaseUrl(value: string | null | undefined): string | null {
   return baseUrl;
 }
 
+/** scheme://host:port, normalized (case, default ports, IPv4 spellings); null for no URL. */
+const originOf = (baseUrl: string | null) => (baseUrl ? new URL(baseUrl).origin : null);
+
+/**
+ * Credentials follow their origin (SPEC §17): moving `baseUrl` to another origin needs
+ * every stored secret given again in the same call (a new value, or null to remove it),
+ * so that whoever may edit a provider but not read its credentials cannot send them
+ * elsewhere. Clearing the URL sends them nowhere and needs nothing.
+ */
+function assertCredentialsFollow(current: AgentCustomProvider, stored: ProviderSecrets, baseUrl: string | null | undefined, input: SettingsInput) {
+  if (baseUrl === undefined || baseUrl === null || originOf(baseUrl) === originOf(current.baseUrl)) return;
+  const missing = [
+    ...(stored.apiKey && !('apiKey' in input) ? ['input.apiKey'] : []),
+    ...(stored.customHeaders?.length && !('customHeaders' in input) ? ['input.customHeaders'] : []),
+  ];
+  if (missing.length === 0) return;
+  throw new AppError(
+    'BAD_USER_INPUT',
+    `${missing.join(', ')}: moving baseUrl to another origin (${originOf(baseUrl)}) needs the stored credentials given in the same call: ` +
+      `${missing.map((field) => (field === 'input.apiKey' ? 'apiKey (a new key, or null to remove it)' : 'customHeaders (new ones, or null or [] to remove them)')).join(' and ')}`,
+    { argument: missing[0], fields: missing },
+  );
+}
 const optionalKeyHeader = (value: string | null | undefined) =>
   value == null || value.trim() === '' ? null : validateHeaderName(value.trim(), 'input.apiKeyHeader');
 
@@ -108,6 +131,7 @@ export async function updateProvider(ctx: Context, op: AuditedOperation, input: 
   return op.commit(async (tx) => {
     const current = await ownProvider(tx, organizationId, id);
     const stored = openProviderSecrets(ctx.services.secretBox, current.encryptedConfig);
+    assertCredentialsFollow(current, stored, baseUrl, input);
     const keyHeader = apiKeyHeader !== undefined ? apiKeyHeader : current.apiKeyHeader;
     const secrets: ProviderSecrets = {
       apiKey: 'apiKey' in input ? (input.apiKey ? validateApiKey(input.apiKey, 'input.apiKey') : undefined) : stored.apiKey,
