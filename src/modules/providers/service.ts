@@ -8,6 +8,7 @@ import type { AuditedOperation } from '../audit/record.ts';
 import type { Tx } from '../../db/scope.ts';
 import { ConnectionLost } from '../../db/failures.ts';
 import { batchedCatalogConnection } from '../catalog/batched-page.ts';
+import { catalogSeenBy } from '../access/effective.ts';
 import { discoverModels, type DiscoveryResult, type DiscoveryTarget } from './discovery.ts';
 import type { DiscoveryKind } from '../../observability/metrics.ts';
 import { openProviderSecrets, sameSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
@@ -39,9 +40,13 @@ const modelOrdering: Ordering<AgentCatalog> = {
   ],
 };
 
-/** One provider's catalog rows: a keyset query per provider, batched across the response. */
+/**
+ * One provider's catalog rows (for a workspace-bound token, those effective in its
+ * workspace): a keyset query per provider, batched across the response.
+ */
 export function listProviderModels(ctx: Context, providerId: string, args: ConnectionArgs) {
-  return batchedCatalogConnection(ctx, modelOrdering, args, { organizationId: ctx.db.organizationId, customProviderId: providerId });
+  const own = { organizationId: ctx.db.organizationId, customProviderId: providerId };
+  return batchedCatalogConnection(ctx, modelOrdering, args, ctx.principal.workspaceId ? { AND: [own, catalogSeenBy(ctx)] } : own);
 }
 
 interface SettingsInput {
