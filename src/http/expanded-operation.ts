@@ -117,6 +117,47 @@ export function expandedSizes(document: DocumentNode): Map<OperationDefinitionNo
   return sizes;
 }
 
+/**
+ * How many pairs of selections graphql-js's OverlappingFieldsCanBeMerged rule compares,
+ * at least: in every selection set of the document, with the inline fragments it holds,
+ * each pair of fields of one response name, and each pair of the fragment spreads and
+ * the fields (the rule then compares what those pairs select, and so on down). The rule
+ * gives up only after half a million steps, which a document of a few kilobytes that
+ * repeats one field or spreads many fragments side by side reaches after 150 to 500 ms
+ * of blocking work; counting first refuses such a document in linear time.
+ */
+export function selectionComparisons(document: DocumentNode): number {
+  let comparisons = 0;
+  /** Fields by response name and the named spreads of a selection set and its inline fragments. */
+  const collect = (selectionSet: SelectionSetNode, fields: Map<string, number>, spreads: { count: number }) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const name = selection.alias?.value ?? selection.name.value;
+        const seen = fields.get(name) ?? 0;
+        comparisons += seen;
+        fields.set(name, seen + 1);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        collect(selection.selectionSet, fields, spreads);
+      } else {
+        spreads.count += 1;
+      }
+    }
+  };
+  const visit = (selectionSet: SelectionSetNode) => {
+    const fields = new Map<string, number>();
+    const spreads = { count: 0 };
+    collect(selectionSet, fields, spreads);
+    comparisons += (spreads.count * (spreads.count - 1)) / 2 + (fields.size > 0 ? spreads.count : 0);
+    for (const selection of selectionSet.selections) {
+      if (selection.kind !== Kind.FRAGMENT_SPREAD && selection.selectionSet) visit(selection.selectionSet);
+    }
+  };
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION || definition.kind === Kind.FRAGMENT_DEFINITION) visit(definition.selectionSet);
+  }
+  return comparisons;
+}
+
 /** What one field costs, given its arguments and what its selection costs. */
 export type FieldCostEstimator = (input: { field: GraphQLField<unknown, unknown>; args: Record<string, unknown>; childCost: number }) => number;
 

@@ -5,6 +5,7 @@ import {
   getOperationAST,
   getVariableValues,
   isListType,
+  visit,
   type DocumentNode,
   type ExecutionResult,
   type GraphQLField,
@@ -17,7 +18,7 @@ import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.ts';
 import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.ts';
 import { checkOperationInput, walkInput } from '../graphql/input-bounds.ts';
-import { expandedCost, expandedSizes, type ExpandedSize, type FieldCostEstimator } from './expanded-operation.ts';
+import { expandedCost, expandedSizes, selectionComparisons, type ExpandedSize, type FieldCostEstimator } from './expanded-operation.ts';
 
 /** Items of the list arguments of a field, lists inside input objects included. */
 function listItems(field: GraphQLField<unknown, unknown>, args: Record<string, unknown>): number {
@@ -55,6 +56,32 @@ function refusal(message: string, extensions: Record<string, unknown>): GraphQLE
 }
 
 /**
+ * Pairs of selections graphql-js's OverlappingFieldsCanBeMerged rule may compare in one
+ * document (see selectionComparisons): the service's own documents need at most a few;
+ * 2000 keep the rule under about 15 ms.
+ */
+const MAX_SELECTION_COMPARISONS = 2000;
+
+/**
+ * Longest name of a field, alias, argument, fragment, variable, type, directive or enum
+ * value. An unknown name makes graphql-js compute how far it is from each name of the
+ * schema to suggest one, which for a name of a megabyte takes most of a second.
+ */
+const MAX_NAME_LENGTH = 256;
+
+function longestName(document: DocumentNode): number {
+  let longest = 0;
+  visit(document, {
+    Name: (node) => void (longest = Math.max(longest, node.value.length)),
+    EnumValue: (node) => void (longest = Math.max(longest, node.value.length)),
+  });
+  return longest;
+}
+
+/** Validation errors reported for one document (graphql-js's default is 100). */
+const MAX_VALIDATION_ERRORS = 10;
+
+/**
  * Depth, aliases, directives and the number of fields of every operation, fragments
  * expanded (see expanded-operation.ts), refused during validation — before graphql-js's
  * own rules run, so no rule ever sees a document past these bounds. Their figures do
@@ -79,6 +106,23 @@ function useExpandedSizeLimits(config: Config): Plugin {
       return [refusal(`The size of the operation cannot be computed: ${(error as Error).message}`, {})];
     }
     const refusals: GraphQLError[] = [];
+    const nameLength = longestName(document);
+    if (nameLength > MAX_NAME_LENGTH) {
+      refusals.push(
+        refusal(`Names are at most ${MAX_NAME_LENGTH} characters long; the document holds one of ${nameLength}.`, { limit: MAX_NAME_LENGTH, nameLength }),
+      );
+      // Validation would compare that name with the schema's names to suggest one.
+      return refusals;
+    }
+    const comparisons = selectionComparisons(document);
+    if (comparisons > MAX_SELECTION_COMPARISONS) {
+      refusals.push(
+        refusal(
+          `The document selects fields of one name, or spreads fragments, side by side so often that checking they merge takes ${comparisons} comparisons; at most ${MAX_SELECTION_COMPARISONS} are allowed. Select each field once per selection set.`,
+          { limit: MAX_SELECTION_COMPARISONS, comparisons },
+        ),
+      );
+    }
     for (const size of sizes.values()) {
       for (const { measure, limit, describe } of limits) {
         if (size[measure] > limit) refusals.push(refusal(describe(limit, size[measure]), { limit, [measure]: size[measure] }));
@@ -89,11 +133,17 @@ function useExpandedSizeLimits(config: Config): Plugin {
   // Measured once per parsed document (yoga keeps parsed documents in its cache).
   const refusalsByDocument = new WeakMap<DocumentNode, GraphQLError[]>();
   return {
-    onValidate({ params: { documentAST }, setResult }) {
+    onValidate({ params: { documentAST }, setResult, validateFn, setValidationFn }) {
       let refusals = refusalsByDocument.get(documentAST);
       if (!refusals) refusalsByDocument.set(documentAST, (refusals = refusalsOf(documentAST)));
       // An empty result would count as valid and skip validation altogether.
-      if (refusals.length > 0) setResult(refusals);
+      if (refusals.length > 0) return setResult(refusals);
+      // Every error costs a scan of the document up to where it points (graphql-js finds
+      // line and column that way, again wherever the error is copied): a few errors say
+      // what is wrong as well as a hundred, and keep a document of 2 MiB cheap to refuse.
+      setValidationFn((schema, document, rules, options, typeInfo) =>
+        validateFn(schema, document, rules, { ...options, maxErrors: MAX_VALIDATION_ERRORS }, typeInfo),
+      );
     },
   };
 }
