@@ -222,6 +222,25 @@ function useCostLimit(schema: GraphQLSchema, maximum: number): Plugin {
   return { onExecute: check, onSubscribe: check };
 }
 
+/** Longest document text yoga's caches keep (3000 tokens of names of 256 characters hold less). */
+const MAX_CACHED_DOCUMENT_LENGTH = 64 * 1024;
+
+/**
+ * yoga's caches of parsed documents and of parse errors, bounded by the text they keep:
+ * its own keep 1024 documents whatever their size, and a hundred distinct documents of
+ * 2 MiB (a comment makes any query that long) exhausted the heap. Longer documents are
+ * parsed again at each request (about 10 ms for 2 MiB).
+ */
+export function documentCaches() {
+  const options = {
+    max: 1024,
+    maxSize: 16 * 1024 * 1024,
+    maxEntrySize: MAX_CACHED_DOCUMENT_LENGTH,
+    sizeCalculation: (_value: unknown, key: string) => key.length,
+  };
+  return { documentCache: new LRUCache<string, DocumentNode>(options), errorCache: new LRUCache<string, object>(options) };
+}
+
 /** Limits checked before execution: rejected operations never reach resolvers or the database. */
 export function queryProtections(config: Config, schema: GraphQLSchema): Plugin[] {
   const plugins: Plugin[] = [
