@@ -31,7 +31,7 @@ import {
 // limits share this pass rather than walking the document once per limit.
 
 /** A document whose figures cannot be computed (a fragment that spreads itself). */
-export class Unmeasurable extends Error {}
+class Unmeasurable extends Error {}
 
 /** How large an operation is once its fragments are expanded. */
 export interface ExpandedSize {
@@ -124,7 +124,9 @@ export function expandedSizes(document: DocumentNode): Map<OperationDefinitionNo
  * the fields (the rule then compares what those pairs select, and so on down). The rule
  * gives up only after half a million steps, which a document of a few kilobytes that
  * repeats one field or spreads many fragments side by side reaches after 150 to 500 ms
- * of blocking work; counting first refuses such a document in linear time.
+ * of blocking work; counting first refuses such a document after one pass over it
+ * (inline fragments are collected with each selection set that holds them, as the
+ * rule collects them).
  */
 export function selectionComparisons(document: DocumentNode): number {
   let comparisons = 0;

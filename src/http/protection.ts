@@ -83,9 +83,11 @@ const MAX_VALIDATION_ERRORS = 10;
 
 /**
  * Depth, aliases, directives and the number of fields of every operation, fragments
- * expanded (see expanded-operation.ts), refused during validation — before graphql-js's
- * own rules run, so no rule ever sees a document past these bounds. Their figures do
- * not depend on variables, so yoga's validation cache keeps the verdict per document.
+ * expanded (see expanded-operation.ts), and the length of names and the comparisons
+ * of selections in the document, refused during validation before graphql-js's own
+ * rules run, so no rule ever sees a document past these bounds; the rules then stop
+ * at MAX_VALIDATION_ERRORS. Nothing here depends on variables, so yoga's validation
+ * cache keeps the verdict per document.
  */
 function useExpandedSizeLimits(config: Config): Plugin {
   const limits: { measure: keyof ExpandedSize; limit: number; describe: (limit: number, found: number) => string }[] = [
@@ -99,6 +101,10 @@ function useExpandedSizeLimits(config: Config): Plugin {
     },
   ];
   const refusalsOf = (document: DocumentNode): GraphQLError[] => {
+    const nameLength = longestName(document);
+    if (nameLength > MAX_NAME_LENGTH) {
+      return [refusal(`Names are at most ${MAX_NAME_LENGTH} characters long; the document holds one of ${nameLength}.`, { limit: MAX_NAME_LENGTH, nameLength })];
+    }
     let sizes;
     try {
       sizes = expandedSizes(document);
@@ -106,13 +112,10 @@ function useExpandedSizeLimits(config: Config): Plugin {
       return [refusal(`The size of the operation cannot be computed: ${(error as Error).message}`, {})];
     }
     const refusals: GraphQLError[] = [];
-    const nameLength = longestName(document);
-    if (nameLength > MAX_NAME_LENGTH) {
-      refusals.push(
-        refusal(`Names are at most ${MAX_NAME_LENGTH} characters long; the document holds one of ${nameLength}.`, { limit: MAX_NAME_LENGTH, nameLength }),
-      );
-      // Validation would compare that name with the schema's names to suggest one.
-      return refusals;
+    for (const size of sizes.values()) {
+      for (const { measure, limit, describe } of limits) {
+        if (size[measure] > limit) refusals.push(refusal(describe(limit, size[measure]), { limit, [measure]: size[measure] }));
+      }
     }
     const comparisons = selectionComparisons(document);
     if (comparisons > MAX_SELECTION_COMPARISONS) {
@@ -122,11 +125,6 @@ function useExpandedSizeLimits(config: Config): Plugin {
           { limit: MAX_SELECTION_COMPARISONS, comparisons },
         ),
       );
-    }
-    for (const size of sizes.values()) {
-      for (const { measure, limit, describe } of limits) {
-        if (size[measure] > limit) refusals.push(refusal(describe(limit, size[measure]), { limit, [measure]: size[measure] }));
-      }
     }
     return refusals;
   };
