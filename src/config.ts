@@ -35,6 +35,10 @@ const envSchema = z.object({
   MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).max(1000).default(10),
   MAX_QUERY_TOKENS: z.coerce.number().int().min(10).max(1_000_000).default(3000),
   MAX_QUERY_COST: z.coerce.number().int().min(1).max(10_000_000).default(25_000),
+  // Fields an operation selects once its fragments are expanded (every spread counts its
+  // fragment's fields again): a small document that spreads fragments repeatedly stands for
+  // exponentially many fields.
+  MAX_EXPANDED_FIELDS: z.coerce.number().int().min(1).max(10_000_000).default(20_000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(2 * 1024 * 1024),
   MAX_VARIABLES_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   MAX_STRING_LENGTH: z.coerce.number().int().min(16).max(1_000_000).default(4096),

@@ -9,7 +9,7 @@ import { bearerToken, type Principal } from '../security/auth.ts';
 import { RequestDb, type Context } from '../graphql/context.ts';
 import { useErrorCodes } from './error-masking.ts';
 import { graphQLMetrics, useMetricsEndpoint } from './metrics.ts';
-import { queryProtections } from './protection.ts';
+import { documentCaches, queryProtections } from './protection.ts';
 import { unauthenticated } from '../graphql/errors.ts';
 import { useResponseCache } from './response-cache.ts';
 import { useTrustedDocuments } from './trusted-documents.ts';
@@ -194,6 +194,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     // useRequestSizeLimit requires a Content-Length within the limit, and node:http reads
     // no body past it; yoga's own limit would pipe every body through a counting stream.
     maxRequestBodySize: false,
+    parserAndValidationCache: documentCaches(),
     // Served by useGraphiQL below, from installed packages only.
     graphiql: false,
     // Hooks run in this order. Error codes, then metrics, come before every plugin that

@@ -124,7 +124,7 @@ describe('list bounds', () => {
     try {
       const subscription = subscribeSse(cheap, (await cheap.organization()).token);
       await subscription.done;
-      expect(subscription.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', maximumCost: 2 }) })]);
+      expect(subscription.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED', maximumCost: 2 }) })]);
     } finally {
       await cheap.close();
     }
@@ -201,7 +201,7 @@ describe('cost of lists', () => {
     const cheap = ok(await t.request<any>(query, { ids: workspaceIds(10) }, { token }));
     expect(cheap.nodes).toHaveLength(10);
     const expensive = await t.request(query, { ids: workspaceIds(100) }, { token });
-    expect(expensive.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', maximumCost: 2000 });
+    expect(expensive.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', maximumCost: 2000 });
     expect(expensive.errors?.[0]?.extensions?.cost).toBe(2400);
   });
 });
