@@ -3,7 +3,8 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { unauthenticated } from '../graphql/errors.ts';
 
-export const SCOPES = [
+/** The scopes an organization's token may hold; `*` on such a token means exactly these. */
+export const ORGANIZATION_SCOPES = [
   'agent:read',
   'agent:create',
   'agent:update',
@@ -12,10 +13,24 @@ export const SCOPES = [
   'audit:read',
   'workspace:create',
   'workspace:delete',
-  'platform:admin',
+  'webhooks:manage',
 ] as const;
 
+/** Every scope: the organization's, and the platform's, held only by tokens without `org_id`. */
+export const SCOPES = [...ORGANIZATION_SCOPES, 'platform:admin'] as const;
+
 export type Scope = (typeof SCOPES)[number];
+
+/**
+ * The scopes a token holds in effect (SPEC §1, §17): `*` is every scope of its kind, and
+ * `platform:admin` counts only on a token without `org_id` — on an organization's token,
+ * `*` never includes it and naming it is ignored, so no tenant can change what every
+ * other tenant sees. Names that are no scope are dropped. In the order of SCOPES.
+ */
+export function effectiveScopes(granted: readonly string[], organizationId: string | null): readonly Scope[] {
+  const kind: readonly Scope[] = organizationId ? ORGANIZATION_SCOPES : SCOPES;
+  return granted.includes('*') ? kind : kind.filter((scope) => granted.includes(scope));
+}
 
 export interface Principal {
   subject: string;
@@ -24,14 +39,14 @@ export interface Principal {
   organizationId: string | null;
   /** Set on workspace-bound tokens. */
   workspaceId: string | null;
-  /** As granted; `*` grants every scope. */
-  scopes: readonly string[];
+  /** The scopes it holds in effect (effectiveScopes): `*` spelled out, `platform:admin` only without an organization. */
+  scopes: readonly Scope[];
   /** When the token expires (ms since the epoch); null when it never does. */
   expiresAt: number | null;
 }
 
-export function hasScope(principal: Principal, scope: string): boolean {
-  return principal.scopes.includes('*') || principal.scopes.includes(scope);
+export function hasScope(principal: Principal, scope: Scope): boolean {
+  return principal.scopes.includes(scope);
 }
 
 const uuid = z.string().uuid();
@@ -104,7 +119,7 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
       actorType: actor_type === 'service' ? 'SERVICE' : 'USER',
       organizationId: org_id ?? null,
       workspaceId: workspace_id ?? null,
-      scopes: Object.freeze(scope.split(/\s+/).filter(Boolean)),
+      scopes: Object.freeze(effectiveScopes(scope.split(/\s+/).filter(Boolean), org_id ?? null)),
       expiresAt: payload.exp === undefined ? null : payload.exp * 1000,
     });
   }
