@@ -63,6 +63,19 @@ function useAnonymousIntrospectionOnly(): Plugin<Context> {
   };
 }
 
+/**
+ * graphql-jit for queries and mutations only. Its compiled subscribe hands the
+ * subscription field the operation's variables in place of the field's arguments
+ * (graphql-jit #183): `changes(after: $cursor)` would start at the head and
+ * `changes(filter: { … })` deliver every event. Without the plugin's subscribe hook,
+ * subscriptions run on graphql-js, which computes arguments as written — literals,
+ * variables of any name, defaults — exactly as for queries.
+ */
+function useJitExceptSubscriptions(): Plugin {
+  const { onExecute } = useGraphQlJit();
+  return { onExecute };
+}
+
 /** Requests larger than the limit are refused before their body is read. */
 function useRequestSizeLimit(maxBytes: number): Plugin {
   return {
@@ -225,7 +238,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       ...(config.RESPONSE_CACHE_MAX_BYTES > 0
         ? [useResponseCache({ schema, database, maxBytes: config.RESPONSE_CACHE_MAX_BYTES })]
         : []),
-      useGraphQlJit(),
+      useJitExceptSubscriptions(),
       useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
       ...(options.tracing ? [options.tracing] : []),
