@@ -108,12 +108,12 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
       }));
     } catch (error) {
       const reason = (error as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'token expired' : 'invalid token';
-      throw unauthenticated(reason);
+      throw unauthenticated(reason, true);
     }
     const claims = claimsSchema.safeParse(payload);
-    if (!claims.success) throw unauthenticated('invalid token claims');
+    if (!claims.success) throw unauthenticated('invalid token claims', true);
     const { sub, actor_type, org_id, workspace_id, scope } = claims.data;
-    if (workspace_id && !org_id) throw unauthenticated('a workspace-bound token needs org_id');
+    if (workspace_id && !org_id) throw unauthenticated('a workspace-bound token needs org_id', true);
     return Object.freeze({
       subject: sub,
       actorType: actor_type === 'service' ? 'SERVICE' : 'USER',
