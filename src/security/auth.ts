@@ -130,3 +130,21 @@ export function bearerToken(header: string | null): string {
   if (!match) throw unauthenticated('missing bearer token');
   return match[1]!;
 }
+
+/** The longest delay setTimeout keeps: a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `fn` once `expiresAt` (ms since the epoch) has passed, however far off it is (a
+ * token may live longer than the 24.8 days a single timer can wait), unless cancelled
+ * first. Never synchronously, and without keeping the process alive.
+ */
+export function whenExpired(expiresAt: number, fn: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    timer = setTimeout(() => (Date.now() >= expiresAt ? fn() : arm()), Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS));
+    timer.unref();
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
