@@ -13,7 +13,7 @@ import { trustedParams, useTrustedDocuments } from './trusted-documents.ts';
 export const WEBSOCKET_KEEP_ALIVE_MS = 12_000;
 
 /** Closes a connection whose token expired (graphql-ws's 4401 Unauthorized). */
-export const TOKEN_EXPIRED_CLOSE_CODE = CloseCode.Unauthorized;
+const TOKEN_EXPIRED_CLOSE_CODE = CloseCode.Unauthorized;
 
 /**
  * How long an expired connection waits for its subscriptions to send their last message
