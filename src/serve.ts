@@ -8,6 +8,7 @@ import { createApp } from './http/server.ts';
 import { attachWebSocket } from './http/websocket.ts';
 import { ensureDemoTenant } from './modules/tenancy/demo.ts';
 import { mintToken } from './security/tokens.ts';
+import { ORGANIZATION_SCOPES } from './security/auth.ts';
 
 /** The server process: services, HTTP and WebSocket, the development tenant, shutdown on SIGTERM. */
 export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void> {
@@ -21,7 +22,8 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
     graphiqlToken = await mintToken(config.AUTH_JWT_SECRET, {
       subject: 'dev-admin',
       organizationId: organization.id,
-      scopes: ['*'],
+      // Spelled out, not `*`: the demo organization's scopes and never the platform's.
+      scopes: [...ORGANIZATION_SCOPES],
       issuer: config.AUTH_ISSUER,
       audience: config.AUTH_AUDIENCE,
     });
@@ -40,7 +42,7 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
   if (graphiqlToken) {
     // Printed plainly, not logged: it is meant for the person starting the server.
     process.stdout.write(
-      `\nGraphiQL: ${url}  (the token below is pre-filled there)\nDevelopment admin token (12 h, all scopes):\n${graphiqlToken}\n\n`,
+      `\nGraphiQL: ${url}  (the token below is pre-filled there)\nDevelopment admin token (12 h, every scope of the demo organization):\n${graphiqlToken}\n\n`,
     );
   }
 

@@ -22,14 +22,21 @@ function nestedVariables(document: DocumentNode): string[] {
 }
 
 /**
- * graphql-jit, except for an operation that leaves out a variable written inside an
- * input object or list: the JIT puts null where the variable stands, so
- * `input: { id: $id, customHeaders: $headers }` without `$headers` would clear the
- * headers instead of leaving them as they are. graphql-js leaves the field out, as the
- * GraphQL specification says; such operations run on it.
+ * graphql-jit where it computes arguments as graphql-js does; graphql-js elsewhere. Two
+ * places where it does not:
+ * - Its compiled subscribe hands the subscription field the operation's variables in
+ *   place of the field's arguments (graphql-jit #183): `changes(after: $cursor)` would
+ *   start at the head and `changes(filter: { … })` deliver every event. Without the
+ *   plugin's subscribe hook, subscriptions run on graphql-js, which computes arguments
+ *   as written — literals, variables of any name, defaults — exactly as for queries.
+ * - An operation that leaves out a variable written inside an input object or list:
+ *   the JIT puts null where the variable stands, so `input: { id: $id, customHeaders:
+ *   $headers }` without `$headers` would clear the headers instead of leaving them as
+ *   they are. graphql-js leaves the field out, as the GraphQL specification says; such
+ *   operations run on it.
  */
 export function useJit(): Plugin {
-  return useGraphQlJit(
+  const { onExecute } = useGraphQlJit(
     {},
     {
       enableIf: ({ document, variableValues }) => {
@@ -38,4 +45,5 @@ export function useJit(): Plugin {
       },
     },
   ) as Plugin;
+  return { onExecute };
 }

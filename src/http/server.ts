@@ -51,14 +51,20 @@ function onlyIntrospection(document: DocumentNode): boolean {
   );
 }
 
-/** Anonymous callers may introspect and nothing else. */
+/**
+ * Anonymous callers may introspect and nothing else: any other operation, a subscription
+ * too, answers 401 UNAUTHENTICATED as a request without a token does where introspection
+ * is not public.
+ */
 function useAnonymousIntrospectionOnly(): Plugin<Context> {
+  const refused = (args: ExecutionArgs) =>
+    (args.contextValue as Context).principal === ANONYMOUS && !onlyIntrospection(args.document);
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as Context;
-      if (ctx.principal === ANONYMOUS && !onlyIntrospection(args.document)) {
-        setResultAndStopExecution({ errors: [unauthenticated('missing bearer token')] });
-      }
+      if (refused(args)) setResultAndStopExecution({ errors: [unauthenticated('missing bearer token')] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      if (refused(args)) setResultAndStopExecution({ errors: [unauthenticated('missing bearer token')] });
     },
   };
 }

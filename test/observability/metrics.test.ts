@@ -139,6 +139,39 @@ describe('GET /metrics guard and switch', () => {
     }
   });
 
+  it('names no label for requests without a token: anonymous introspection counts under (anonymous), whatever its names', async () => {
+    const t = await startTestApp({ METRICS_MAX_OPERATION_NAMES: '3', INTROSPECTION: 'public' });
+    try {
+      const org = await t.organization();
+      const anonymous = (query: string, variables?: Record<string, unknown>) => t.request(query, variables, { token: null });
+      for (let i = 0; i < 5; i++) ok(await anonymous(`query AnonLabel${i} { __typename }`));
+      ok(await anonymous('query AnonSchema($includeDeprecated: Boolean = false) { __schema { queryType { name } } __type(name: "Query") { fields(includeDeprecated: $includeDeprecated) { name } } }'));
+      expect(codes(await anonymous('query AnonRefused { workspaces { totalCount } }'))).toEqual(['UNAUTHENTICATED']);
+      // An anonymous subscription is refused like a query (and its name not admitted either).
+      const sse = await t.app.fetch('http://test.local/graphql', {
+        method: 'POST',
+        headers: { accept: 'text/event-stream', 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'subscription AnonStream { changes { cursor } }' }),
+      });
+      expect(sse.status).toBe(401);
+      expect(await sse.text()).toContain('"code":"UNAUTHENTICATED"');
+      // The budget is still whole for authenticated operations.
+      for (const name of ['Named1', 'Named2', 'Named3', 'Named4']) ok(await t.request(`query ${name} { __typename }`, {}, { token: org.token }));
+      // A name admitted for authenticated callers still labels nothing sent anonymously.
+      ok(await anonymous('query Named1 { __typename }'));
+      const all = await samples(t);
+      for (const metric of ['graphql_yoga_http_duration_count', 'graphql_envelop_request', 'graphql_envelop_phase_parse_count', 'graphql_envelop_error_result']) {
+        for (const name of labelValues(all, metric, 'operationName')) expect(name, metric).not.toMatch(/^Anon/);
+      }
+      expect(labelValues(all, 'graphql_envelop_request', 'operationName')).toEqual(new Set(['Named1', 'Named2', 'Named3', '(other)', '(anonymous)']));
+      // Seven answered and two refused (a query and the subscription), all under one label.
+      expect(sum(all, 'graphql_envelop_request', { operationName: '(anonymous)' })).toBe(9);
+      expect(sum(all, 'graphql_envelop_request', { operationName: 'Named1' })).toBe(1);
+      expect(sum(all, 'graphql_yoga_http_duration_count', { operationName: '(anonymous)', statusCode: '200' })).toBe(7);
+    } finally {
+      await t.close();
+    }
+  });
 
   it('answers only the configured bearer token when METRICS_TOKEN is set, and never counts against the rate limit', async () => {
     const token = 'metrics-token-0123456789abcdef';

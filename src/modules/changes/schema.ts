@@ -187,7 +187,7 @@ builder.subscriptionField('changes', (t) =>
       return ctx.services.changeFeed.subscribe(ctx, view, start, selectedFieldNames(info).has('subject'));
     },
     resolve: (delivery: Delivery) => {
-      if (delivery.kind === 'expired') throw unauthenticated('token expired');
+      if (delivery.kind === 'expired') throw unauthenticated('token expired', true);
       return { event: delivery.event, subject: delivery.subject };
     },
   }),

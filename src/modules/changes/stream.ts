@@ -2,6 +2,7 @@ import type { Context } from '../../graphql/context.ts';
 import { comparePositions, type FeedPosition } from './position.ts';
 import { readTenantFeed, type ChangeEvent, type FeedRead, type FeedView } from './feed.ts';
 import { resolveSubjects, subjectOf, type Subjects } from './subjects.ts';
+import { whenExpired } from '../../security/auth.ts';
 
 /** What a subscription delivers: an event with its subject, or the end of its token. */
 export type Delivery = { kind: 'event'; event: ChangeEvent; subject: object | null } | { kind: 'expired' };
@@ -33,7 +34,7 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
   #closed = false;
   #expired = false;
   readonly #abort = new AbortController();
-  readonly #expiry: NodeJS.Timeout | undefined;
+  readonly #cancelExpiry: (() => void) | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -49,11 +50,10 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
   ) {
     this.#position = start;
     if (options.expiresAt !== null) {
-      this.#expiry = setTimeout(() => {
+      this.#cancelExpiry = whenExpired(options.expiresAt, () => {
         this.#expired = true;
         this.#abort.abort();
-      }, Math.max(0, options.expiresAt - Date.now()));
-      this.#expiry.unref();
+      });
     }
   }
 
@@ -93,7 +93,7 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending = [];
-    clearTimeout(this.#expiry);
+    this.#cancelExpiry?.();
     this.#abort.abort();
     this.options.onClose();
   }
