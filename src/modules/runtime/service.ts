@@ -1,4 +1,5 @@
 import type { Context } from '../../graphql/context.ts';
+import type { Tx } from '../../db/scope.ts';
 import type { AgentCatalog } from '../../generated/prisma/client.ts';
 import { forbidden, notFound } from '../../graphql/errors.ts';
 import { AuditedOperation } from '../audit/record.ts';
@@ -55,34 +56,53 @@ export async function resolveModelConfig(
         throw forbidden(`the model is not enabled for ${workspaceId ? 'this workspace' : 'the organization'}`);
       }
 
-      const config: ResolvedModelConfig = {
-        catalogEntry: entry,
-        modelProvider: entry.modelProvider,
-        modelName: entry.modelName,
-        baseUrl: null,
-        passthrough: false,
-        apiKeyHeader: null,
-        apiKey: null,
-        customHeaders: [],
-      };
-      if (!entry.customProviderId) return config;
-      const provider = await tx.agentCustomProvider.findFirstOrThrow({
-        where: { id: entry.customProviderId, organizationId },
-      });
-      const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
-      return {
-        ...config,
-        baseUrl: provider.baseUrl,
-        passthrough: provider.passthrough,
-        apiKeyHeader: provider.apiKeyHeader,
-        apiKey: secrets.apiKey ?? null,
-        customHeaders: secrets.customHeaders ?? [],
-      };
+      const [config] = await runtimeConfigs(ctx, tx, [entry]);
+      return config!;
     });
   } catch (error) {
     await op.fail(error);
     throw error;
   }
+}
+
+/**
+ * The runtime configurations of entries the caller may use, in their order: for
+ * custom-provider entries the provider's base URL, passthrough, key header, and its
+ * decrypted key and headers. One statement for all their providers, whatever the number
+ * of entries.
+ */
+export async function runtimeConfigs(ctx: Context, tx: Tx, entries: readonly AgentCatalog[]): Promise<ResolvedModelConfig[]> {
+  const providerIds = [...new Set(entries.flatMap((entry) => (entry.customProviderId ? [entry.customProviderId] : [])))];
+  const providers =
+    providerIds.length === 0
+      ? []
+      : await tx.agentCustomProvider.findMany({ where: { id: { in: providerIds }, organizationId: ctx.db.organizationId } });
+  const byId = new Map(providers.map((provider) => [provider.id, provider]));
+  return entries.map((entry) => {
+    const config: ResolvedModelConfig = {
+      catalogEntry: entry,
+      modelProvider: entry.modelProvider,
+      modelName: entry.modelName,
+      baseUrl: null,
+      passthrough: false,
+      apiKeyHeader: null,
+      apiKey: null,
+      customHeaders: [],
+    };
+    if (!entry.customProviderId) return config;
+    const provider = byId.get(entry.customProviderId);
+    // The composite foreign key keeps an entry's provider in its organization.
+    if (!provider) throw new Error(`catalog entry ${entry.id} names a custom provider its organization cannot see`);
+    const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
+    return {
+      ...config,
+      baseUrl: provider.baseUrl,
+      passthrough: provider.passthrough,
+      apiKeyHeader: provider.apiKeyHeader,
+      apiKey: secrets.apiKey ?? null,
+      customHeaders: secrets.customHeaders ?? [],
+    };
+  });
 }
 
 /** Records a call refused before it ran (missing scope, wrong kind of token). */
