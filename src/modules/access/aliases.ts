@@ -1,13 +1,13 @@
 import { loader, type Context } from '../../graphql/context.ts';
-import type { AgentCatalog, AgentModelAlias, Prisma } from '../../generated/prisma/client.ts';
+import { Prisma, type AgentCatalog, type AgentModelAlias } from '../../generated/prisma/client.ts';
 import { parseId } from '../../graphql/builder.ts';
 import { badInput, notFound } from '../../graphql/errors.ts';
 import { paginate, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
-import type { Tx } from '../../db/scope.ts';
+import { queryOnConnection, type Tx } from '../../db/scope.ts';
 import { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
-import { runtimeConfigs, type ResolvedModelConfig } from '../runtime/service.ts';
-import { assertOwnWorkspace, availableModelsWhere } from './effective.ts';
+import { runtimeConfig, type ProviderSettings, type ResolvedModelConfig } from '../runtime/service.ts';
+import { assertOwnWorkspace, availableSql } from './effective.ts';
 import { requireWorkspace } from './service.ts';
 
 /** SPEC §18: what an alias's name may be. */
@@ -201,6 +201,70 @@ export interface ResolvedModelRoute {
   skipped: AgentCatalog[];
 }
 
+interface ResolutionJson {
+  /** False when the workspace asked for is not one of the organization's. */
+  workspace: boolean;
+  alias: Record<string, unknown> | null;
+  targets: { entry: Record<string, unknown>; usable: boolean; provider: Record<string, unknown> | null }[];
+}
+
+const date = (value: unknown): Date | null => (value === null ? null : new Date(value as string));
+
+function aliasRow(json: Record<string, unknown>): AgentModelAlias {
+  return { ...(json as unknown as AgentModelAlias), createdAt: new Date(json.createdAt as string), updatedAt: new Date(json.updatedAt as string) };
+}
+
+function catalogRow(json: Record<string, unknown>): AgentCatalog {
+  return {
+    ...(json as unknown as AgentCatalog),
+    lastRefreshedAt: date(json.lastRefreshedAt),
+    createdAt: new Date(json.createdAt as string),
+    updatedAt: new Date(json.updatedAt as string),
+  };
+}
+
+function providerSettings(json: Record<string, unknown> | null): ProviderSettings | null {
+  if (!json) return null;
+  const hex = json.encryptedConfig as string | null;
+  return { ...(json as unknown as ProviderSettings), encryptedConfig: hex === null ? null : Uint8Array.from(Buffer.from(hex, 'hex')) };
+}
+
+/**
+ * The alias a resolution finds, its targets in order with whether each may be used
+ * there (the one access rule, availableSql) and the custom provider of each, and
+ * whether the workspace is the organization's: one statement whatever the number of
+ * targets. Sent past Prisma's query engine, whose planning and row mapping of the
+ * joined rows cost more CPU than the statement (the catalog page does the same).
+ */
+function resolutionSql(organizationId: string, name: string, workspaceId: string | null): Prisma.Sql {
+  const organization = Prisma.sql`${organizationId}::uuid`;
+  const workspace = workspaceId ? Prisma.sql`${workspaceId}::uuid` : null;
+  return Prisma.sql`WITH chosen AS (
+      SELECT * FROM agent_model_alias a
+      WHERE a.organization_id = ${organization} AND a.name = ${name}
+        AND ${workspace ? Prisma.sql`(a.workspace_id IS NULL OR a.workspace_id = ${workspace})` : Prisma.sql`a.workspace_id IS NULL`}
+      -- The workspace's own alias before the organization's.
+      ORDER BY a.workspace_id NULLS LAST LIMIT 1)
+    SELECT json_build_object(
+      'workspace', ${workspace ? Prisma.sql`EXISTS (SELECT 1 FROM workspace w WHERE w.id = ${workspace} AND w.organization_id = ${organization})` : Prisma.sql`true`},
+      'alias', (SELECT json_build_object('id', a.id, 'organizationId', a.organization_id, 'workspaceId', a.workspace_id, 'name', a.name,
+                  'description', a.description, 'createdAt', a.created_at, 'updatedAt', a.updated_at) FROM chosen a),
+      'targets', (SELECT coalesce(json_agg(json_build_object(
+          'entry', json_build_object('id', c.id, 'organizationId', c.organization_id, 'customProviderId', c.custom_provider_id,
+            'modelProvider', c.model_provider, 'modelName', c.model_name, 'displayName', c.display_name, 'modelMetadata', c.model_metadata,
+            'lastRefreshedAt', c.last_refreshed_at, 'createdAt', c.created_at, 'updatedAt', c.updated_at, 'capabilities', c.capabilities,
+            'maxInputTokens', c.max_input_tokens, 'maxOutputTokens', c.max_output_tokens, 'inputCostPerToken', c.input_cost_per_token,
+            'outputCostPerToken', c.output_cost_per_token, 'modelBaseName', c.model_base_name, 'overrides', c.overrides),
+          'usable', ${availableSql(organizationId, workspace, Prisma.sql`t.catalog_id`)},
+          'provider', CASE WHEN p.id IS NULL THEN NULL ELSE json_build_object('baseUrl', p.base_url, 'passthrough', p.passthrough,
+            'apiKeyHeader', p.api_key_header, 'encryptedConfig', encode(p.encrypted_config, 'hex')) END)
+          ORDER BY t.position), '[]')
+        FROM chosen a
+        JOIN agent_model_alias_target t ON t.organization_id = a.organization_id AND t.alias_id = a.id
+        JOIN agent_catalog c ON c.id = t.catalog_id
+        LEFT JOIN agent_custom_provider p ON p.organization_id = c.organization_id AND p.id = c.custom_provider_id))::text`;
+}
+
 /**
  * Resolves an alias for a workspace (its own alias of that name, else the
  * organization's) or, without one, for the organization (a workspace-bound token always
@@ -223,34 +287,20 @@ export async function resolveAlias(
     const organizationId = ctx.db.organizationId;
 
     return await op.commit(async (tx) => {
-      if (workspaceId) {
-        const workspace = await tx.workspace.findFirst({ where: { id: workspaceId, organizationId }, select: { id: true } });
-        if (!workspace) throw notFound('Workspace');
-      }
-      // The workspace's alias sorts first: NULL (the organization's) last.
-      const alias = await tx.agentModelAlias.findFirst({
-        where: { organizationId, name, OR: [{ workspaceId: null }, ...(workspaceId ? [{ workspaceId }] : [])] },
-        orderBy: { workspaceId: { sort: 'asc', nulls: 'last' } },
-        include: { targets: { orderBy: { position: 'asc' }, include: { catalogEntry: true } } },
-      });
-      if (!alias) throw notFound('ModelAlias');
+      const [[text]] = (await queryOnConnection(tx, resolutionSql(organizationId, name, workspaceId))) as [[string]];
+      const found = JSON.parse(text) as ResolutionJson;
+      if (!found.workspace) throw notFound('Workspace');
+      if (!found.alias) throw notFound('ModelAlias');
+      const alias = aliasRow(found.alias);
       op.resourceId = alias.id;
-      const { targets, ...row } = alias;
-      const entries = targets.map((target) => target.catalogEntry);
-      const usable =
-        entries.length === 0
-          ? new Set<string>()
-          : new Set(
-              (
-                await tx.agentCatalog.findMany({
-                  where: { id: { in: entries.map((entry) => entry.id) }, ...availableModelsWhere(organizationId, workspaceId) },
-                  select: { id: true },
-                })
-              ).map((entry) => entry.id),
-            );
-      const configs = await runtimeConfigs(ctx, tx, entries.filter((entry) => usable.has(entry.id)));
-      aliasTargetsLoader(ctx).prime(row.id, entries);
-      return { alias: row, configs, skipped: entries.filter((entry) => !usable.has(entry.id)) };
+      const targets = found.targets.map((target) => ({ ...target, entry: catalogRow(target.entry) }));
+      const entries = targets.map((target) => target.entry);
+      aliasTargetsLoader(ctx).prime(alias.id, entries);
+      return {
+        alias,
+        configs: targets.filter((target) => target.usable).map((target) => runtimeConfig(ctx, target.entry, providerSettings(target.provider))),
+        skipped: targets.filter((target) => !target.usable).map((target) => target.entry),
+      };
     });
   } catch (error) {
     await op.fail(error);

@@ -1,6 +1,6 @@
 import type { Context } from '../../graphql/context.ts';
 import type { Tx } from '../../db/scope.ts';
-import type { AgentCatalog } from '../../generated/prisma/client.ts';
+import type { AgentCatalog, AgentCustomProvider } from '../../generated/prisma/client.ts';
 import { forbidden, notFound } from '../../graphql/errors.ts';
 import { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
@@ -65,12 +65,40 @@ export async function resolveModelConfig(
   }
 }
 
+/** What a runtime configuration takes of a custom provider. */
+export type ProviderSettings = Pick<AgentCustomProvider, 'baseUrl' | 'passthrough' | 'apiKeyHeader' | 'encryptedConfig'>;
+
 /**
- * The runtime configurations of entries the caller may use, in their order: for
- * custom-provider entries the provider's base URL, passthrough, key header, and its
- * decrypted key and headers. One statement for all their providers, whatever the number
- * of entries.
+ * The runtime configuration of an entry the caller may use, with its custom provider
+ * (null for platform and organization entries): the provider's base URL, passthrough,
+ * key header, and its decrypted key and headers.
  */
+export function runtimeConfig(ctx: Context, entry: AgentCatalog, provider: ProviderSettings | null): ResolvedModelConfig {
+  const config: ResolvedModelConfig = {
+    catalogEntry: entry,
+    modelProvider: entry.modelProvider,
+    modelName: entry.modelName,
+    baseUrl: null,
+    passthrough: false,
+    apiKeyHeader: null,
+    apiKey: null,
+    customHeaders: [],
+  };
+  if (!entry.customProviderId) return config;
+  // The composite foreign key keeps an entry's provider in its organization.
+  if (!provider) throw new Error(`catalog entry ${entry.id} names a custom provider its organization cannot see`);
+  const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
+  return {
+    ...config,
+    baseUrl: provider.baseUrl,
+    passthrough: provider.passthrough,
+    apiKeyHeader: provider.apiKeyHeader,
+    apiKey: secrets.apiKey ?? null,
+    customHeaders: secrets.customHeaders ?? [],
+  };
+}
+
+/** The runtime configurations of entries the caller may use, in their order; one statement for all their providers. */
 export async function runtimeConfigs(ctx: Context, tx: Tx, entries: readonly AgentCatalog[]): Promise<ResolvedModelConfig[]> {
   const providerIds = [...new Set(entries.flatMap((entry) => (entry.customProviderId ? [entry.customProviderId] : [])))];
   const providers =
@@ -78,31 +106,7 @@ export async function runtimeConfigs(ctx: Context, tx: Tx, entries: readonly Age
       ? []
       : await tx.agentCustomProvider.findMany({ where: { id: { in: providerIds }, organizationId: ctx.db.organizationId } });
   const byId = new Map(providers.map((provider) => [provider.id, provider]));
-  return entries.map((entry) => {
-    const config: ResolvedModelConfig = {
-      catalogEntry: entry,
-      modelProvider: entry.modelProvider,
-      modelName: entry.modelName,
-      baseUrl: null,
-      passthrough: false,
-      apiKeyHeader: null,
-      apiKey: null,
-      customHeaders: [],
-    };
-    if (!entry.customProviderId) return config;
-    const provider = byId.get(entry.customProviderId);
-    // The composite foreign key keeps an entry's provider in its organization.
-    if (!provider) throw new Error(`catalog entry ${entry.id} names a custom provider its organization cannot see`);
-    const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
-    return {
-      ...config,
-      baseUrl: provider.baseUrl,
-      passthrough: provider.passthrough,
-      apiKeyHeader: provider.apiKeyHeader,
-      apiKey: secrets.apiKey ?? null,
-      customHeaders: secrets.customHeaders ?? [],
-    };
-  });
+  return entries.map((entry) => runtimeConfig(ctx, entry, entry.customProviderId ? (byId.get(entry.customProviderId) ?? null) : null));
 }
 
 /** Records a call refused before it ran (missing scope, wrong kind of token). */
