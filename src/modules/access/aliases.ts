@@ -1,7 +1,7 @@
 import { loader, type Context } from '../../graphql/context.ts';
 import { Prisma, type AgentCatalog, type AgentModelAlias } from '../../generated/prisma/client.ts';
 import { parseId } from '../../graphql/builder.ts';
-import { badInput, notFound } from '../../graphql/errors.ts';
+import { badInput, isForeignKeyViolation, notFound } from '../../graphql/errors.ts';
 import { paginate, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
 import { queryOnConnection, type Tx } from '../../db/scope.ts';
 import { AuditedOperation } from '../audit/record.ts';
@@ -117,6 +117,20 @@ async function lockAliases(tx: Tx, organizationId: string): Promise<void> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`model-alias:${organizationId}`}, 0))`;
 }
 
+/**
+ * Stores the targets of an alias in order. An entry deleted since it was checked is left
+ * out by the statement (row-level security would otherwise refuse the row): then
+ * NOT_FOUND, and the transaction's other writes go with it.
+ */
+async function insertTargets(tx: Tx, organizationId: string, aliasId: string, targetIds: string[]): Promise<void> {
+  const inserted = await tx.$executeRaw`
+    INSERT INTO agent_model_alias_target (organization_id, alias_id, position, catalog_id)
+    SELECT ${organizationId}::uuid, ${aliasId}::uuid, (u.ordinality - 1)::smallint, u.id
+    FROM unnest(${targetIds}::uuid[]) WITH ORDINALITY AS u(id, ordinality)
+    WHERE EXISTS (SELECT 1 FROM agent_catalog c WHERE c.id = u.id)`;
+  if (inserted !== targetIds.length) throw notFound('CatalogEntry');
+}
+
 export interface SetAliasInput {
   name: string;
   targetIds: string[];
@@ -142,7 +156,6 @@ export async function setAlias(ctx: Context, op: AuditedOperation, input: SetAli
     const entries = await tx.agentCatalog.findMany({ where: { id: { in: targetIds }, ...visibleTo(organizationId) } });
     if (entries.length !== targetIds.length) throw notFound('CatalogEntry');
     const byId = new Map(entries.map((entry) => [entry.id, entry]));
-    const targets = targetIds.map((catalogId, position) => ({ organizationId, catalogId, position }));
 
     const existing = await tx.agentModelAlias.findFirst({
       where: { organizationId, workspaceId, name },
@@ -157,8 +170,14 @@ export async function setAlias(ctx: Context, op: AuditedOperation, input: SetAli
           limit: MAX_ALIASES_PER_ORGANIZATION,
         });
       }
-      alias = await tx.agentModelAlias.create({ data: { organizationId, workspaceId, name, description } });
-      await tx.agentModelAliasTarget.createMany({ data: targets.map((target) => ({ ...target, aliasId: alias.id })) });
+      try {
+        alias = await tx.agentModelAlias.create({ data: { organizationId, workspaceId, name, description } });
+      } catch (error) {
+        // The workspace was deleted after the check above.
+        if (isForeignKeyViolation(error)) throw notFound('Workspace');
+        throw error;
+      }
+      await insertTargets(tx, organizationId, alias.id, targetIds);
     } else {
       op.action = 'update';
       const sameTargets =
@@ -167,7 +186,7 @@ export async function setAlias(ctx: Context, op: AuditedOperation, input: SetAli
       alias = row;
       if (!sameTargets) {
         await tx.agentModelAliasTarget.deleteMany({ where: { aliasId: existing.id, organizationId } });
-        await tx.agentModelAliasTarget.createMany({ data: targets.map((target) => ({ ...target, aliasId: existing.id })) });
+        await insertTargets(tx, organizationId, existing.id, targetIds);
       }
       if (!sameTargets || existing.description !== description) {
         alias = await tx.agentModelAlias.update({ where: { id: existing.id }, data: { description } });
