@@ -3,7 +3,7 @@ import { encodeGlobalId } from '../../src/graphql/builder.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import { catalogGid, enableThroughApi, eventsOf, fixtures, unique, workspaceGid } from './fixtures.ts';
-import { kinds } from '../changes/feed-client.ts';
+import { kinds, subscribeSse, subscribeWs, untilSubscribed } from '../changes/feed-client.ts';
 
 let t: TestApp;
 let f: ReturnType<typeof fixtures>;
@@ -354,11 +354,43 @@ describe('modelAliases', () => {
     const org = await organization('Cache');
     const [a, b] = await entries(org.id, 2);
     ok(await set(org, 'fast', [a!]));
-    for (let i = 0; i < 3; i++) expect(ok(await list(org.token)).modelAliases.edges[0].node.targets).toEqual([{ databaseId: a }]);
+    for (let i = 0; i < 2; i++) expect(ok(await list(org.token)).modelAliases.edges[0].node.targets).toEqual([{ databaseId: a }]);
+    // Asked a third time, the cache answers: no statement of the data layer (the cache sends its validity check itself).
+    const before = statements;
+    expect(ok(await list(org.token)).modelAliases.edges[0].node.targets).toEqual([{ databaseId: a }]);
+    expect(statements - before).toBe(0);
     ok(await set(org, 'fast', [b!]));
     expect(ok(await list(org.token)).modelAliases.edges[0].node.targets).toEqual([{ databaseId: b }]);
     await f.deleteEntry(org.id, b!);
     expect(ok(await list(org.token)).modelAliases.edges[0].node.targets).toEqual([]);
+  });
+});
+
+describe('change subscriptions', () => {
+  it('deliver alias changes with their subject over SSE and WebSocket, filtered by subject type', async () => {
+    const org = await organization('Subscribe');
+    const [a, b] = await entries(org.id, 2);
+    const url = await t.listen();
+    const query = `subscription($after: String, $filter: ChangeEventFilter) { changes(after: $after, filter: $filter) {
+      action subjectType subjectId workspaceId catalogEntryId subject { id ... on ModelAlias { name targets { databaseId } } } } }`;
+    const filter = { subjectTypes: ['MODEL_ALIAS'] };
+    const subscriptions = [subscribeSse(t, org.token, { query, filter }), subscribeWs(url, org.token, { query, filter })];
+    await untilSubscribed(t, subscriptions.length);
+    const alias = ok(await set(org, 'fast', [a!])).setModelAlias.modelAlias;
+    await f.workspace(org.id);
+    ok(await set(org, 'fast', [b!, a!]));
+    ok(await t.request(DELETE, { name: 'fast' }, { token: org.token }));
+    for (const subscription of subscriptions) {
+      const events = (await subscription.waitFor(3)) as any[];
+      expect(events.map((event) => [event.subjectType, event.action, event.subjectId, event.workspaceId, event.catalogEntryId])).toEqual([
+        ['MODEL_ALIAS', 'CREATED', alias.id, null, null],
+        ['MODEL_ALIAS', 'UPDATED', alias.id, null, null],
+        ['MODEL_ALIAS', 'DELETED', alias.id, null, null],
+      ]);
+      // Read when delivered: the alias may have changed or gone by then.
+      expect(events.every((event) => event.subject === null || event.subject.name === 'fast')).toBe(true);
+      subscription.close();
+    }
   });
 });
 
