@@ -341,6 +341,13 @@ describe('modelAliases', () => {
       after = page.pageInfo.endCursor;
     }
     expect(pages).toEqual(names(view));
+    const last = ok(await t.request<any>(`query($ws: ID, $before: String) { modelAliases(workspaceId: $ws, last: 2, before: $before) {
+      pageInfo { hasPreviousPage startCursor } edges { node { name } } } }`, { ws: workspaceGid(workspace.id) }, { token: org.token })).modelAliases;
+    expect(last.edges.map((edge: any) => edge.node.name)).toEqual(['reasoning', 'vision']);
+    expect(last.pageInfo.hasPreviousPage).toBe(true);
+    const earlier = ok(await t.request<any>(`query($ws: ID, $before: String) { modelAliases(workspaceId: $ws, last: 5, before: $before) {
+      pageInfo { hasPreviousPage } edges { node { name } } } }`, { ws: workspaceGid(workspace.id), before: last.pageInfo.startCursor }, { token: org.token })).modelAliases;
+    expect([earlier.edges.map((edge: any) => edge.node.name), earlier.pageInfo.hasPreviousPage]).toEqual([['embedding', 'fast'], false]);
     expect(codes(await list(org.token, null, 101))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await t.request(LIST, { after: 'bogus' }, { token: org.token }))).toEqual(['BAD_USER_INPUT']);
 
@@ -348,6 +355,24 @@ describe('modelAliases', () => {
     const nested = ok(await t.request<any>(`{ workspaces { edges { node { databaseId modelAliases(first: 10) { edges { node { name level } } } } } } }`, {}, { token: org.token }));
     const mine = nested.workspaces.edges.find((edge: any) => edge.node.databaseId === workspace.id).node;
     expect(names(mine.modelAliases)).toEqual(names(view));
+  });
+
+  it('lists the aliases of a page of workspaces in the statements of one', async () => {
+    const counted = async (workspaces: number) => {
+      const org = await organization(`Page${workspaces}`);
+      const [a, b] = await entries(org.id, 2);
+      ok(await set(org, 'fast', [a!, b!]));
+      ok(await set(org, 'slow', [b!]));
+      for (let i = 0; i < workspaces; i++) ok(await set(org, 'fast', [b!], (await f.workspace(org.id)).id));
+      ok(await t.request('{ viewer { subject } }', {}, { token: org.token }));
+      const before = statements;
+      const page = ok(await t.request<any>(`query($first: Int) { workspaces(first: 10) { edges { node { modelAliases(first: $first) {
+        totalCount edges { node { name level targets { databaseId } } } } } } } }`, { first: 5 }, { token: org.token })).workspaces;
+      expect(page.edges.map((edge: any) => names(edge.node.modelAliases))).toEqual(Array(workspaces).fill(['fast:WORKSPACE', 'slow:ORGANIZATION']));
+      expect(page.edges.every((edge: any) => edge.node.modelAliases.totalCount === 2)).toBe(true);
+      return statements - before;
+    };
+    expect(await counted(4)).toBe(await counted(1));
   });
 
   it('answers again after a change to an alias, although the question was cached', async () => {

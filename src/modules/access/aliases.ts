@@ -2,7 +2,7 @@ import { loader, type Context } from '../../graphql/context.ts';
 import { Prisma, type AgentCatalog, type AgentModelAlias } from '../../generated/prisma/client.ts';
 import { parseId } from '../../graphql/builder.ts';
 import { badInput, isForeignKeyViolation, notFound } from '../../graphql/errors.ts';
-import { paginate, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
+import { paginate, planConnection, type ConnectionArgs, type Ordering } from '../../graphql/pagination.ts';
 import { queryOnConnection, type Tx } from '../../db/scope.ts';
 import { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
@@ -73,29 +73,69 @@ export function aliasTargetsLoader(ctx: Context) {
   });
 }
 
+/** The organization's aliases, by name. */
+function organizationAliases(ctx: Context, args: ConnectionArgs) {
+  return paginate(
+    aliasOrdering,
+    args,
+    { organizationId: ctx.db.organizationId, workspaceId: null },
+    (query) => ctx.db.transaction((tx) => tx.agentModelAlias.findMany(query)),
+    (query) => ctx.db.transaction((tx) => tx.agentModelAlias.count(query)),
+  );
+}
+
+const ALIAS_COLUMNS = Prisma.raw(`a.id, a.organization_id AS "organizationId", a.workspace_id AS "workspaceId", a.name,
+  a.description, a.created_at AS "createdAt", a.updated_at AS "updatedAt"`);
+
+/** The aliases the workspace `workspace` (an SQL expression) resolves: its own, and the organization's it does not override. */
+function workspaceViewSql(organizationId: string, workspace: Prisma.Sql): Prisma.Sql {
+  const organization = Prisma.sql`${organizationId}::uuid`;
+  return Prisma.sql`a.organization_id = ${organization}
+    AND (a.workspace_id = ${workspace}
+         OR (a.workspace_id IS NULL AND NOT EXISTS (SELECT 1 FROM agent_model_alias o
+              WHERE o.organization_id = ${organization} AND o.workspace_id = ${workspace} AND o.name = a.name)))`;
+}
+
+/**
+ * The page `args` asks of each workspace's view, for every workspace asked in one tick
+ * of a request in one statement (a page of workspaces with their aliases costs no more
+ * than one); the counts likewise, when asked.
+ */
+function workspaceAliases(ctx: Context, args: ConnectionArgs, workspaceId: string) {
+  const plan = planConnection(aliasOrdering, args);
+  const { after, before, backward, take } = plan.keyset;
+  const organizationId = ctx.db.organizationId;
+  const view = workspaceViewSql(organizationId, Prisma.sql`w.id`);
+  const bounds = [
+    ...(after ? [Prisma.sql`(a.name, a.id) > (${after[0]}::text, ${after[1]}::uuid)`] : []),
+    ...(before ? [Prisma.sql`(a.name, a.id) < (${before[0]}::text, ${before[1]}::uuid)`] : []),
+  ];
+  const order = Prisma.raw(backward ? 'a.name DESC, a.id DESC' : 'a.name ASC, a.id ASC');
+  const pages = loader<string, AgentModelAlias[]>(ctx, `modelAliasViews:${JSON.stringify(plan.keyset)}`, async (workspaceIds) => {
+    const rows = await ctx.db.transaction((tx) => tx.$queryRaw<(AgentModelAlias & { viewOf: string })[]>`
+      SELECT w.id::text AS "viewOf", p.* FROM unnest(${[...workspaceIds]}::uuid[]) AS w(id)
+      CROSS JOIN LATERAL (SELECT ${ALIAS_COLUMNS} FROM agent_model_alias a
+        WHERE ${Prisma.join([view, ...bounds], ' AND ')} ORDER BY ${order} LIMIT ${take}) p`);
+    const byWorkspace = new Map<string, AgentModelAlias[]>(workspaceIds.map((id) => [id, []]));
+    for (const { viewOf, ...alias } of rows) byWorkspace.get(viewOf)!.push(alias);
+    return workspaceIds.map((id) => byWorkspace.get(id)!);
+  });
+  const counts = loader<string, number>(ctx, 'modelAliasViewCounts', async (workspaceIds) => {
+    const rows = await ctx.db.transaction((tx) => tx.$queryRaw<{ viewOf: string; count: number }[]>`
+      SELECT w.id::text AS "viewOf", (SELECT count(*)::int FROM agent_model_alias a WHERE ${view}) AS count
+      FROM unnest(${[...workspaceIds]}::uuid[]) AS w(id)`);
+    const byWorkspace = new Map(rows.map((row) => [row.viewOf, row.count]));
+    return workspaceIds.map((id) => byWorkspace.get(id) ?? 0);
+  });
+  return pages.load(workspaceId).then((rows) => plan.build(rows, () => counts.load(workspaceId)));
+}
+
 /**
  * Without a workspace the organization's aliases; with one, the workspace's own and the
  * organization's it does not override. Ordered by name (unique within either view).
  */
-export async function listAliases(ctx: Context, args: ConnectionArgs, workspaceId: string | null) {
-  const organizationId = ctx.db.organizationId;
-  let filter: Prisma.AgentModelAliasWhereInput = { organizationId, workspaceId: null };
-  if (workspaceId) {
-    const own = await ctx.db.transaction((tx) =>
-      tx.agentModelAlias.findMany({ where: { organizationId, workspaceId }, select: { name: true } }),
-    );
-    filter = {
-      organizationId,
-      OR: [{ workspaceId }, { workspaceId: null, ...(own.length > 0 ? { name: { notIn: own.map((alias) => alias.name) } } : {}) }],
-    };
-  }
-  return paginate(
-    aliasOrdering,
-    args,
-    filter as Record<string, unknown>,
-    (query) => ctx.db.transaction((tx) => tx.agentModelAlias.findMany(query)),
-    (query) => ctx.db.transaction((tx) => tx.agentModelAlias.count(query)),
-  );
+export function listAliases(ctx: Context, args: ConnectionArgs, workspaceId: string | null) {
+  return workspaceId ? workspaceAliases(ctx, args, workspaceId) : organizationAliases(ctx, args);
 }
 
 /** `modelAliases(workspaceId)`: no workspace means the bound token's own; another organization's → NOT_FOUND. */
