@@ -432,6 +432,12 @@ describe('workspace-bound tokens', () => {
     ok(await set(org, 'secret', [other!], theirs.id));
     const bound = await t.token({ organizationId: org.id, workspaceId: mine.id, scopes: ['agent:read', 'agent:credentials:read', 'agent:update'] });
 
+    // Row-level security alone, for an unfiltered query in the bound token's scope: no other workspace's alias.
+    const rows = await scopedTransaction(t.services.database.prisma, { kind: 'tenant', organizationId: org.id, workspaceId: mine.id }, (tx) =>
+      tx.$queryRaw<{ name: string; workspace_id: string | null }[]>`SELECT name, workspace_id::text FROM agent_model_alias ORDER BY name, workspace_id NULLS FIRST`,
+    );
+    expect(rows).toEqual([{ name: 'fast', workspace_id: null }, { name: 'fast', workspace_id: mine.id }]);
+
     // No workspaceId means its own view.
     const view = ok(await list(bound)).modelAliases;
     expect(names(view)).toEqual(['fast:WORKSPACE']);
