@@ -55,6 +55,12 @@ export async function buildTenant(t: TestApp, name: string, providerUrl: string)
     { c: entry, w: workspace },
   )).enableModel.modelAccess.id as string;
   await call('mutation($c:ID!){setDefaultModel(input:{catalogEntryId:$c}){defaultModelSelection{catalogId}}}', { c: entry });
+  const aliases = [
+    (await call('mutation($t:[ID!]!){setModelAlias(input:{name:"proof",targetIds:$t,description:"proof alias"}){modelAlias{id}}}', { t: [entry] }))
+      .setModelAlias.modelAlias.id as string,
+    (await call('mutation($t:[ID!]!,$w:ID){setModelAlias(input:{name:"proof",targetIds:$t,workspaceId:$w}){modelAlias{id}}}', { t: [entry], w: workspace }))
+      .setModelAlias.modelAlias.id as string,
+  ];
   const audit = (await call('{auditEvents(first:1){edges{node{id}}}}')).auditEvents.edges.map((e: { node: { id: string } }) => e.node.id);
   const organization = (await call('{viewer{organization{id}}}')).viewer.organization.id as string;
 
@@ -65,6 +71,7 @@ export async function buildTenant(t: TestApp, name: string, providerUrl: string)
     CustomProvider: [provider],
     ModelAccess: [orgGrant, workspaceGrant],
     AuditEvent: audit,
+    ModelAlias: aliases,
   };
   // Every Node type must have a fixture, so a type added later cannot go unchecked.
   for (const type of servedSchema.getPossibleTypes(servedSchema.getType('Node') as never)) {
@@ -84,15 +91,17 @@ export async function buildTenant(t: TestApp, name: string, providerUrl: string)
 export async function snapshot(t: TestApp, organizationId: string): Promise<string> {
   const prisma = t.services.database.prisma;
   const where = { organizationId };
-  const [workspaces, providers, catalog, grants, settings, audit] = await Promise.all([
+  const [workspaces, providers, catalog, grants, settings, audit, aliases, aliasTargets] = await Promise.all([
     prisma.workspace.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.agentCustomProvider.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.agentCatalog.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.agentModelAccess.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.organizationSetting.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.auditEvent.count({ where }),
+    prisma.agentModelAlias.findMany({ where, orderBy: { id: 'asc' } }),
+    prisma.agentModelAliasTarget.findMany({ where, orderBy: [{ aliasId: 'asc' }, { position: 'asc' }] }),
   ]);
-  return JSON.stringify({ workspaces, providers, catalog, grants, settings, audit }, (_k, v) =>
+  return JSON.stringify({ workspaces, providers, catalog, grants, settings, audit, aliases, aliasTargets }, (_k, v) =>
     v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'bigint' ? String(v) : v,
   );
 }

@@ -71,8 +71,10 @@ export function idSlots(field: GraphQLField<unknown, unknown>): IdSlot[] {
   return slots;
 }
 
-// `id` arguments named after the object they act on; others follow `<type>Id`.
+// `id` arguments named after the object they act on; others follow `<type>Id`, but for
+// those named after their role.
 const ID_TYPE_BY_FIELD: Record<string, string> = { disableModel: 'ModelAccess' };
+const ID_TYPE_BY_ROLE: Record<string, string> = { targetIds: 'CatalogEntry' };
 
 /** The object type an ID argument of root field `field` names ('*' for node lookups), or null when it cannot be told. */
 export function slotType(field: string, path: string[]): string | null {
@@ -83,6 +85,7 @@ export function slotType(field: string, path: string[]): string | null {
     const type = field.replace(/^[a-z]+/, '');
     return servedSchema.getType(type) ? type : null;
   }
+  if (ID_TYPE_BY_ROLE[name]) return ID_TYPE_BY_ROLE[name]!;
   const match = /^(.*)Ids?$/.exec(name);
   if (!match) return null;
   const type = match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);

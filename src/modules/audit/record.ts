@@ -9,6 +9,7 @@ export type ResourceType =
   | 'agent_model_access'
   | 'agent_default_model'
   | 'agent_credentials'
+  | 'agent_model_alias'
   | 'workspace'
   | 'organization';
 
@@ -28,6 +29,8 @@ export interface AuditSpec {
  */
 export class AuditedOperation {
   resourceId: string | null = null;
+  /** The spec's action, unless the operation learns it did another (an upsert that created). */
+  action: AuditAction;
   workspaceId: string | null;
   organizationId: string | null;
   #recorded = false;
@@ -36,6 +39,7 @@ export class AuditedOperation {
     private readonly ctx: Context,
     readonly spec: AuditSpec,
   ) {
+    this.action = spec.action;
     this.workspaceId = ctx.principal.workspaceId;
     this.organizationId = ctx.principal.organizationId;
   }
@@ -91,7 +95,7 @@ export class AuditedOperation {
         organizationId: this.organizationId,
         workspaceId: this.workspaceId,
         resourceType: this.spec.resourceType,
-        action: this.spec.action,
+        action: this.action,
         resourceId: this.resourceId,
         status,
         errorCode,
