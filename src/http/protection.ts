@@ -186,10 +186,10 @@ function useCostLimit(schema: GraphQLSchema, maximum: number): Plugin {
     const operation = getOperationAST(document, operationName);
     // No such operation: execution says so, and runs nothing.
     if (!operation) return 0;
-    // Variables that do not coerce are refused as execution would refuse them (its own
-    // words, BAD_USER_INPUT), before anything is compiled or run.
+    // Variables that do not coerce: execution refuses them itself (BAD_USER_INPUT, in
+    // graphql-js's words) before it resolves anything, inside its traced span.
     const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 50 });
-    if (coerced.errors) return { errors: coerced.errors };
+    if (coerced.errors) return 0;
     let cost: number;
     try {
       cost = expandedCost(schema, document, operation, coerced.coerced, listAwareEstimator);
