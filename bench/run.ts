@@ -307,7 +307,7 @@ async function benchTarget(
       await benchBulkGrants(client, proxy, server.pid, dataset, options, fields!, results);
     }
     if (subscriptions) {
-      await benchSubscriptions(client, proxy, server.pid, dataset, secret, results, options.e1Subscribers);
+      await benchSubscriptions(client, proxy, server, dataset, secret, results, options.e1Subscribers);
     }
     return info;
   } catch (error) {
@@ -397,12 +397,13 @@ const E1_INTERVAL_MS = 50;
 async function benchSubscriptions(
   client: TargetClient,
   proxy: CountingProxy,
-  pid: number,
+  server: ServerProcess,
   dataset: Dataset,
   secret: string,
   results: ScenarioResult[],
   counts: number[],
 ): Promise<void> {
+  const pid = server.pid;
   const writerToken = client.headers.authorization.slice('Bearer '.length);
   for (const subscribers of counts) {
     const base = { scenario: 'E1', title: `${subscribers} SSE subscribers while a writer commits`, target: 'ours' as const, subscribers };
@@ -438,7 +439,7 @@ async function benchSubscriptions(
           `${measured.missing} missing, peak RSS ${(memory.peakRss / MiB).toFixed(0)} MiB`,
       );
     } catch (error) {
-      log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}`);
+      log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}\nthe service's last lines:\n${server.output()}`);
       results.push({ ...base, status: 'failed', reason: (error as Error).message });
     }
   }

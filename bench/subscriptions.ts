@@ -67,6 +67,8 @@ async function post(url: string, token: string, query: string, variables: Record
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
+  }).catch((error: Error) => {
+    throw new Error(`write failed: ${error.message} (${(error.cause as Error | undefined)?.message ?? 'no cause'})`);
   });
   const body = (await response.json()) as { data?: any; errors?: unknown };
   if (!body.data || body.errors) throw new Error(`write failed: ${JSON.stringify(body.errors ?? body)}`);

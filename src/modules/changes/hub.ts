@@ -10,6 +10,7 @@ import { feedHead, isVisible, pruneFeed, readWholeFeed, type ChangeEvent, type F
 import { comparePositions, type FeedPosition } from './position.ts';
 import { ChangeStream, type FeedWindow } from './stream.ts';
 import { resolveSubjects, type Subjects } from './subjects.ts';
+import { SubscriptionGroups } from './shared-execution.ts';
 
 export const CHANGE_FEED_CHANNEL = 'mcp_change_feed';
 
@@ -75,6 +76,8 @@ export class ChangeFeed implements FeedWindow {
   readonly #streams = new Set<ChangeStream>();
   readonly #perActor = new Map<string, number>();
   readonly #subjects = new LRUCache<string, Promise<Subjects>>({ max: 256 });
+  /** Subscribers that would receive the same bytes, executed together (see shared-execution.ts). */
+  readonly groups = new SubscriptionGroups();
   /** Called with how long after its commit an event reached a subscriber. */
   onDelivered?: (lagMs: number) => void;
 
@@ -156,21 +159,25 @@ export class ChangeFeed implements FeedWindow {
 
   subjectsOf(view: FeedView, events: readonly ChangeEvent[]): Promise<Subjects> {
     const reads = new Set(events.map((event) => this.#readOf(event)));
-    return Promise.all(
-      [...reads].map((read) => {
-        const key = `${view.organizationId}|${view.boundWorkspaceId ?? ''}|${read}`;
-        let shared = this.#subjects.get(key);
-        if (!shared) {
-          const visible = this.#window
-            .filter((entry) => entry.read === read && isVisible(entry.event, { ...view, filter: { subjectTypes: null, workspaceId: null } }))
-            .map((entry) => entry.event);
-          shared = resolveSubjects(this.#readerContext(view), visible);
-          shared.catch(() => this.#subjects.delete(key));
-          this.#subjects.set(key, shared);
-        }
-        return shared;
-      }),
-    ).then((maps) => new Map(maps.flatMap((map) => [...map])));
+    // One read (the usual page): its shared map as it is, not a copy per subscriber.
+    if (reads.size === 1) return this.#subjectsOfRead(view, [...reads][0]!);
+    return Promise.all([...reads].map((read) => this.#subjectsOfRead(view, read))).then(
+      (maps) => new Map(maps.flatMap((map) => [...map])),
+    );
+  }
+
+  #subjectsOfRead(view: FeedView, read: number): Promise<Subjects> {
+    const key = `${view.organizationId}|${view.boundWorkspaceId ?? ''}|${read}`;
+    let shared = this.#subjects.get(key);
+    if (!shared) {
+      const visible = this.#window
+        .filter((entry) => entry.read === read && isVisible(entry.event, { ...view, filter: { subjectTypes: null, workspaceId: null } }))
+        .map((entry) => entry.event);
+      shared = resolveSubjects(this.#readerContext(view), visible);
+      shared.catch(() => this.#subjects.delete(key));
+      this.#subjects.set(key, shared);
+    }
+    return shared;
   }
 
   advanced(signal: AbortSignal): Promise<void> {
