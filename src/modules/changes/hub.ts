@@ -30,6 +30,8 @@ export interface ChangeFeedOptions {
 const PRUNE_MARGIN_MS = 60_000;
 const PRUNE_BATCH = 5_000;
 const READ_BATCH = 1_000;
+/** Subscriptions woken per turn of the event loop when the window advances. */
+const WAKE_SLICE = 200;
 /** Retries while a notified transaction is still below an older one in flight. */
 const PENDING_RETRY_MS = { first: 10, max: 1_000 };
 
@@ -69,7 +71,8 @@ export class ChangeFeed implements FeedWindow {
   #poll?: NodeJS.Timeout;
   #listening = false;
   #unlisten?: () => Promise<void>;
-  #advanced = Promise.withResolvers<void>();
+  /** The subscriptions waiting for the window to read further. */
+  #waiting: (() => void)[] = [];
   #retention?: NodeJS.Timeout;
   #closed = false;
 
@@ -188,8 +191,26 @@ export class ChangeFeed implements FeedWindow {
         resolve();
       };
       signal.addEventListener('abort', done, { once: true });
-      void this.#advanced.promise.then(done);
+      this.#waiting.push(done);
     });
+  }
+
+  /**
+   * Wakes the subscriptions that waited, a slice per turn of the event loop: ten
+   * thousand of them woken at once would hold it for the whole fan-out, and every
+   * request and transaction of the instance with it. Those woken later find more
+   * events read, and write them together.
+   */
+  #wakeWaiting(): void {
+    const woken = this.#waiting;
+    this.#waiting = [];
+    let next = 0;
+    const slice = () => {
+      const end = Math.min(next + WAKE_SLICE, woken.length);
+      while (next < end) woken[next++]!();
+      if (next < woken.length) setImmediate(slice);
+    };
+    slice();
   }
 
   #readOf(event: ChangeEvent): number {
@@ -287,11 +308,7 @@ export class ChangeFeed implements FeedWindow {
         }
         if (comparePositions(read.readThrough, this.#readThrough) > 0) this.#readThrough = read.readThrough;
         if (read.events.length === READ_BATCH) this.#readAgain = true;
-        if (advanced) {
-          const { resolve } = this.#advanced;
-          this.#advanced = Promise.withResolvers<void>();
-          resolve();
-        }
+        if (advanced) this.#wakeWaiting();
       } while (this.#readAgain && !this.#closed);
       this.#retryWhilePending();
     } catch (error) {
