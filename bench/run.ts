@@ -409,7 +409,6 @@ async function benchSubscriptions(
     const base = { scenario: 'E1', title: `${subscribers} SSE subscribers while a writer commits`, target: 'ours' as const, subscribers };
     try {
       const perScenario = resetPeakRss(pid);
-      const cpuBefore = readCpuMs(pid);
       const measured = await measureSubscriptions({
         url: client.url,
         writerToken,
@@ -419,9 +418,10 @@ async function benchSubscriptions(
         subscribers,
         changes: E1_CHANGES,
         intervalMs: E1_INTERVAL_MS,
+        serviceCpuMs: () => readCpuMs(pid),
       });
       const memory = readMemory(pid);
-      const cpuMsPerChange = (readCpuMs(pid) - cpuBefore) / measured.changes;
+      const cpuMsPerChange = measured.cpuMsPerChange;
       results.push({
         ...base,
         status: 'ok',

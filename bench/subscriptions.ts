@@ -20,6 +20,8 @@ export interface SubscriptionResult {
   deliveryP99Ms: number;
   deliveryMaxMs: number;
   statementsPerChange: number;
+  /** The service's CPU from the first change to the last delivery (subscribing excluded), per change. */
+  cpuMsPerChange: number;
 }
 
 /** Subscribers per client process (each process holds that many sockets). */
@@ -85,6 +87,8 @@ export async function measureSubscriptions(options: {
   /** Changes committed during the window (each createWorkspace or deleteWorkspace is one). */
   changes: number;
   intervalMs: number;
+  /** CPU time the service has used so far, ms. */
+  serviceCpuMs: () => number;
 }): Promise<SubscriptionResult> {
   const workers = Array.from({ length: Math.ceil(options.subscribers / SUBSCRIBERS_PER_WORKER) }, startWorker);
   try {
@@ -100,6 +104,7 @@ export async function measureSubscriptions(options: {
     );
     await options.proxy.settle();
     const before = options.proxy.snapshot();
+    const cpuBefore = options.serviceCpuMs();
     let workspace: string | null = null;
     for (let i = 0; i < options.changes; i++) {
       if (workspace === null) {
@@ -117,6 +122,7 @@ export async function measureSubscriptions(options: {
         worker.request<{ lags: number[]; missing: number }>({ type: 'collect', expected: options.changes, waitMs: 2_000 }, 'collected'),
       ),
     );
+    const cpuMs = options.serviceCpuMs() - cpuBefore;
     await options.proxy.settle();
     const statements = options.proxy.snapshot().statements - before.statements;
     const lags = new Float64Array(collected.flatMap((c) => c.lags));
@@ -130,6 +136,7 @@ export async function measureSubscriptions(options: {
       deliveryP99Ms: latency.p99,
       deliveryMaxMs: latency.max,
       statementsPerChange: statements / options.changes,
+      cpuMsPerChange: cpuMs / options.changes,
     };
   } finally {
     for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill();
