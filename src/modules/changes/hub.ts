@@ -32,6 +32,7 @@ const PRUNE_BATCH = 5_000;
 const READ_BATCH = 1_000;
 /** Subscriptions woken per turn of the event loop when the window advances. */
 const WAKE_SLICE = 200;
+const MAX_FAN_OUT_PAUSE_MS = 250;
 /** Retries while a notified transaction is still below an older one in flight. */
 const PENDING_RETRY_MS = { first: 10, max: 1_000 };
 
@@ -73,6 +74,8 @@ export class ChangeFeed implements FeedWindow {
   #unlisten?: () => Promise<void>;
   /** The subscriptions waiting for the window to read further. */
   #waiting: (() => void)[] = [];
+  #wakingUp = false;
+  #wakeAgain = false;
   #retention?: NodeJS.Timeout;
   #closed = false;
 
@@ -198,17 +201,38 @@ export class ChangeFeed implements FeedWindow {
   /**
    * Wakes the subscriptions that waited, a slice per turn of the event loop: ten
    * thousand of them woken at once would hold it for the whole fan-out, and every
-   * request and transaction of the instance with it. Those woken later find more
-   * events read, and write them together.
+   * request and transaction of the instance with it. One fan-out at a time: what the
+   * window read meanwhile goes out in the next one, so a subscription is woken once
+   * per fan-out however many reads it took, and writes their events together.
    */
   #wakeWaiting(): void {
+    if (this.#wakingUp) {
+      this.#wakeAgain = true;
+      return;
+    }
     const woken = this.#waiting;
     this.#waiting = [];
+    this.#wakingUp = true;
+    const began = Date.now();
     let next = 0;
     const slice = () => {
       const end = Math.min(next + WAKE_SLICE, woken.length);
       while (next < end) woken[next++]!();
-      if (next < woken.length) setImmediate(slice);
+      if (next < woken.length) {
+        setImmediate(slice);
+        return;
+      }
+      // A fan-out that took long is followed by as long a pause: the instance's other
+      // work gets its turn, and the next fan-out carries more events per write.
+      const pause = Math.min(Date.now() - began, MAX_FAN_OUT_PAUSE_MS);
+      const again = () => {
+        this.#wakingUp = false;
+        if (!this.#wakeAgain) return;
+        this.#wakeAgain = false;
+        this.#wakeWaiting();
+      };
+      if (pause > 0) setTimeout(again, pause).unref();
+      else setImmediate(again);
     };
     slice();
   }
