@@ -59,6 +59,17 @@ describe('shared execution of subscriptions', () => {
     expect(t.services.changeFeed.groups.size).toBe(0);
   });
 
+  it('takes the arguments of `changes` from the document, never from the variables map as such', async () => {
+    const org = await t.organization();
+    // A variable map with a `filter` of its own: only `$types` is the operation's.
+    const query = `subscription($types: [ChangeSubject!]) { changes(filter: { subjectTypes: $types }) { ${EVENT_FIELDS} } }`;
+    const variables = { types: ['WORKSPACE'], filter: { subjectTypes: ['DEFAULT_MODEL'] } };
+    const [sse, ws] = await open(() => subscribeSse(url, org.token, { query, variables }), () => subscribeWs(url, org.token, { query, variables }));
+    const created = await createWorkspace(org.token, 'by-document');
+    for (const subscription of [sse!, ws!]) expect((await subscription.waitFor(1))[0]).toMatchObject({ subjectType: 'WORKSPACE', subjectId: created.id });
+    await closeAll([sse!, ws!]);
+  });
+
   it('never groups different visibility: organization and bound tokens, different scopes, other organizations, other selections', async () => {
     const [a, b] = [await t.organization('A'), await t.organization('B')];
     const [mine, other] = [await createWorkspace(a.token, 'mine'), await createWorkspace(a.token, 'other')];
