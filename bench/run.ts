@@ -7,7 +7,7 @@
  * Settings (environment): BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2),
  * BENCH_CONNECTIONS (10), BENCH_ONLY (e.g. Q0,Q1), BENCH_TARGETS
  * (ours,postgraphile,handwritten), BENCH_PG_URL, BENCH_DB (mcp_bench), BENCH_SEED,
- * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900), BENCH_METRICS (on, or off to run the service
+ * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900), BENCH_E1_SUBSCRIBERS (20,200), BENCH_METRICS (on, or off to run the service
  * with METRICS_ENABLED=false), BENCH_CPU_PROF_DIR (every target writes a CPU profile
  * to <dir>/<target>/; `npx tsx bench/cpu-profile.ts <file>` summarizes one).
  */
@@ -37,7 +37,7 @@ import {
 import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts';
 import { startCommand } from '../scripts/start-command.ts';
 import { measureDataAccess, type DataAccessCost } from './data-access.ts';
-import { measureSubscriptions } from './subscriptions.ts';
+import { measureSubscriptions, withFileLimit } from './subscriptions.ts';
 import { measureBulkGrants } from './bulk-grants.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -180,6 +180,8 @@ function targetSetup(target: TargetName, options: BenchOptions, dbUrl: string, p
           METRICS_ENABLED: String(options.serviceMetrics),
           METRICS_TOKEN: '',
           OTEL_EXPORTER_OTLP_ENDPOINT: '',
+          // The default (10 000) unless E1 asks for more.
+          ...(Math.max(...options.e1Subscribers) > 10_000 ? { MAX_SUBSCRIPTIONS: String(Math.max(...options.e1Subscribers)) } : {}),
         },
       };
     }
@@ -224,7 +226,7 @@ async function benchTarget(
   let server: ServerProcess | undefined;
   try {
     log(`starting ${TARGET_LABELS[target]}`);
-    server = await startServer({ name: target, ...setup, cwd: ROOT, port, readyPath: '/readyz', readyTimeoutMs: 90_000 });
+    server = await startServer({ name: target, ...setup, ...withFileLimit(setup.command, setup.args), cwd: ROOT, port, readyPath: '/readyz', readyTimeoutMs: 90_000 });
     const info: TargetInfo = {
       target,
       status: 'ok',
@@ -305,7 +307,7 @@ async function benchTarget(
       await benchBulkGrants(client, proxy, server.pid, dataset, options, fields!, results);
     }
     if (subscriptions) {
-      await benchSubscriptions(client, proxy, server.pid, dataset, secret, results);
+      await benchSubscriptions(client, proxy, server, dataset, secret, results, options.e1Subscribers);
     }
     return info;
   } catch (error) {
@@ -388,25 +390,25 @@ async function benchBulkGrants(
   }
 }
 
-const E1_SUBSCRIBERS = [20, 200];
 const E1_CHANGES = 100;
 const E1_INTERVAL_MS = 50;
 
-/** E1: delivery latency and statements per change with 20 and 200 SSE subscribers. */
+/** E1: delivery latency, service CPU and statements per change at each of BENCH_E1_SUBSCRIBERS SSE subscribers. */
 async function benchSubscriptions(
   client: TargetClient,
   proxy: CountingProxy,
-  pid: number,
+  server: ServerProcess,
   dataset: Dataset,
   secret: string,
   results: ScenarioResult[],
+  counts: number[],
 ): Promise<void> {
+  const pid = server.pid;
   const writerToken = client.headers.authorization.slice('Bearer '.length);
-  for (const subscribers of E1_SUBSCRIBERS) {
+  for (const subscribers of counts) {
     const base = { scenario: 'E1', title: `${subscribers} SSE subscribers while a writer commits`, target: 'ours' as const, subscribers };
     try {
       const perScenario = resetPeakRss(pid);
-      const cpuBefore = readCpuMs(pid);
       const measured = await measureSubscriptions({
         url: client.url,
         writerToken,
@@ -416,8 +418,10 @@ async function benchSubscriptions(
         subscribers,
         changes: E1_CHANGES,
         intervalMs: E1_INTERVAL_MS,
+        serviceCpuMs: () => readCpuMs(pid),
       });
       const memory = readMemory(pid);
+      const cpuMsPerChange = measured.cpuMsPerChange;
       results.push({
         ...base,
         status: 'ok',
@@ -426,15 +430,16 @@ async function benchSubscriptions(
         deliveryP99Ms: measured.deliveryP99Ms,
         statementsPerChange: measured.statementsPerChange,
         missingDeliveries: measured.missing,
-        cpuMsPerRequest: (readCpuMs(pid) - cpuBefore) / measured.changes,
+        cpuMsPerRequest: cpuMsPerChange,
         memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
       });
       log(
         `E1 ${subscribers} subscribers: delivery p50 ${measured.deliveryP50Ms.toFixed(1)} ms, p99 ${measured.deliveryP99Ms.toFixed(1)} ms, ` +
-          `${measured.statementsPerChange.toFixed(2)} stmts/change, ${measured.missing} missing`,
+          `${measured.statementsPerChange.toFixed(2)} stmts/change, ${cpuMsPerChange.toFixed(1)} CPU ms/change, ` +
+          `${measured.missing} missing, peak RSS ${(memory.peakRss / MiB).toFixed(0)} MiB`,
       );
     } catch (error) {
-      log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}`);
+      log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}\nthe service's last lines:\n${server.output()}`);
       results.push({ ...base, status: 'failed', reason: (error as Error).message });
     }
   }

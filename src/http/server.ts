@@ -17,6 +17,7 @@ import { useGraphiQL } from './graphiql.ts';
 import { useSchemaEndpoint, type Introspection } from './schema-endpoint.ts';
 import { ConnectionLost } from '../db/failures.ts';
 import type { Services } from '../services.ts';
+import { useSharedSubscriptions } from '../modules/changes/shared-execution.ts';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -233,6 +234,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
         ? [useResponseCache({ schema, database, maxBytes: config.RESPONSE_CACHE_MAX_BYTES })]
         : []),
       useJit(),
+      useSharedSubscriptions(services.changeFeed.groups),
       useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
       ...(options.tracing ? [options.tracing] : []),

@@ -87,7 +87,7 @@ export class Metrics {
     });
   }
 
-  /** The PostgreSQL connection pool, read when scraped. */
+  /** The database's connections (PostgreSQL's pool, the embedded database's one), read when scraped. */
   watchPool(stats: () => PoolStats): void {
     new Gauge({
       name: 'mcp_db_pool_connections',
