@@ -12,6 +12,7 @@ import './modules/access/schema.ts';
 import './modules/defaults/schema.ts';
 import './modules/runtime/schema.ts';
 import './modules/changes/schema.ts';
+import './modules/webhooks/schema.ts';
 
 const authDirective = new GraphQLDirective({
   name: 'auth',

@@ -12,6 +12,7 @@ export const SCOPES = [
   'audit:read',
   'workspace:create',
   'workspace:delete',
+  'webhooks:manage',
   'platform:admin',
 ] as const;
 

@@ -10,9 +10,10 @@ export type ResourceType =
   | 'agent_default_model'
   | 'agent_credentials'
   | 'workspace'
-  | 'organization';
+  | 'organization'
+  | 'webhook_endpoint';
 
-export type AuditAction = 'create' | 'update' | 'delete' | 'refresh' | 'validate' | 'read';
+export type AuditAction = 'create' | 'update' | 'delete' | 'refresh' | 'validate' | 'read' | 'rotate' | 'replay';
 
 export interface AuditSpec {
   resourceType: ResourceType;

@@ -11,7 +11,7 @@ import { resolveSubjects, subjectOf, subjectTypename } from './subjects.ts';
 import { bounded } from '../../graphql/input-bounds.ts';
 
 const ChangeActionEnum = builder.enumType('ChangeAction', { values: ['CREATED', 'UPDATED', 'DELETED'] as const });
-const ChangeSubjectEnum = builder.enumType('ChangeSubject', { values: CHANGE_SUBJECTS });
+export const ChangeSubjectEnum = builder.enumType('ChangeSubject', { values: CHANGE_SUBJECTS });
 
 /** An event with its subject as read for the reader (null: gone or not visible). */
 interface ChangeEventView {
@@ -84,7 +84,7 @@ const ChangeEventConnectionRef = builder.objectRef<ChangeEventPage>('ChangeEvent
   }),
 });
 
-const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
+export const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
   fields: (t) => ({
     subjectTypes: t.field({
       type: [ChangeSubjectEnum],
@@ -95,7 +95,7 @@ const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
   }),
 });
 
-interface ChangeEventFilter {
+export interface ChangeEventFilter {
   subjectTypes?: readonly ChangeSubject[] | null;
   workspaceId?: string | null;
 }
