@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { codes, ok, startTestApp, type TestApp } from '../support/harness.ts';
 import { encodeCursor } from '../../src/modules/changes/position.ts';
+import { validateWebhookUrl } from '../../src/modules/webhooks/url.ts';
 import { startReceiver, type Receiver } from './receiver.ts';
 
 let app: TestApp;
@@ -163,6 +164,214 @@ describe('webhook endpoints', () => {
     expect(() => new Webhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`).verify(request!.body, request!.headers as Record<string, string>)).toThrow();
     expect(webhookEndpoint.databaseId).toBeTruthy();
   });
-});
 
-export { encodeCursor };
+  it('send first attempts in feed order, and a retry with the same webhook-id that does not hold back later events', async () => {
+    const org = await app.organization('Ordered');
+    // The first delivery of the third event fails once; the others succeed.
+    let failedOnce = false;
+    const hook = await receiver((request) => {
+      const body = JSON.parse(request.body) as { data: { subjectId: string } };
+      if (!failedOnce && body.data.subjectId === third) {
+        failedOnce = true;
+        return { status: 500 };
+      }
+      return { status: 200 };
+    });
+    let third = '';
+    const { secret } = await createEndpoint(org.token, { url: hook.url });
+    const start = await head(org.token);
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      ids.push(await createWorkspace(org.token, `w${i}`));
+      if (i === 2) third = ids[2]!;
+    }
+    const received = await hook.waitFor(13);
+    const events = await feed(org.token, start);
+    const webhook = new Webhook(secret);
+    const bodies = received.map((request) => webhook.verify(request.body, request.headers as Record<string, string>) as { data: { cursor: string } });
+    // First attempts in feed order; the retry of the third arrives after later events.
+    const retryIndex = received.findLastIndex((request) => request.headers['webhook-id'] === received[2]!.headers['webhook-id']);
+    expect(retryIndex).toBeGreaterThan(3);
+    const firstAttempts = bodies.filter((_body, index) => index !== retryIndex).map((body) => body.data.cursor);
+    expect(firstAttempts).toEqual(events.map((event) => event.cursor));
+    expect(bodies[retryIndex]).toEqual(bodies[2]);
+    const [endpoint] = await deliveriesOnceRecorded(org.token, ([e]) => e.deliveries.edges.every((edge: any) => edge.node.status === 'SUCCEEDED'));
+    const retried = endpoint.deliveries.edges.map((edge: any) => edge.node).find((node: any) => node.attempts === 2);
+    expect(retried).toMatchObject({ webhookId: received[2]!.headers['webhook-id'], lastResponseStatus: 200, lastError: null });
+    expect(endpoint.failingSince).toBeNull();
+  });
+
+  it('retry on the schedule, later when Retry-After says so, then mark the delivery FAILED; a redirect is a failure; 410 disables the endpoint at once', async () => {
+    const org = await app.organization('Failing');
+    const hook = await receiver((_request, index) =>
+      index === 0 ? { status: 503, headers: { 'retry-after': '2' } } : index === 1 ? { status: 302, headers: { location: 'http://127.0.0.1:1/' } } : { status: 500, body: 'x'.repeat(100_000) },
+    );
+    await createEndpoint(org.token, { url: hook.url });
+    await createWorkspace(org.token, 'doomed');
+    const received = await hook.waitFor(3, 15_000);
+    // Retry-After: 2 s rather than the 300 ms of the schedule.
+    expect(received[1]!.at - received[0]!.at).toBeGreaterThanOrEqual(1_900);
+    expect(new Set(received.map((request) => request.headers['webhook-id'])).size).toBe(1);
+    const [endpoint] = await deliveriesOnceRecorded(org.token, ([e]) => e.deliveries.edges[0]?.node.status === 'FAILED');
+    expect(endpoint.deliveries.edges[0].node).toMatchObject({ attempts: 3, lastResponseStatus: 500, lastError: 'answered HTTP 500', nextAttemptAt: null });
+    expect(endpoint.failingSince).not.toBeNull();
+    expect(endpoint.enabled).toBe(true);
+    expect(hook.received).toHaveLength(3);
+    // Failing for longer than WEBHOOK_DISABLE_AFTER_HOURS (its start moved back): the next failure disables it.
+    await app.services.database.query(`UPDATE webhook_endpoint SET failing_since = now() - interval '121 hours' WHERE organization_id = $1`, [org.id]);
+    await createWorkspace(org.token, 'last straw');
+    await hook.waitFor(4);
+    const [failing] = await deliveriesOnceRecorded(org.token, ([e]) => !e.enabled);
+    expect(failing).toMatchObject({ enabled: false, disabledReason: 'FAILING' });
+
+    const gone = await app.organization('Gone');
+    const goneHook = await receiver(() => ({ status: 410 }));
+    await createEndpoint(gone.token, { url: goneHook.url });
+    await createWorkspace(gone.token, 'a');
+    await goneHook.waitFor(1);
+    const [disabled] = await deliveriesOnceRecorded(gone.token, ([e]) => !e.enabled);
+    expect(disabled).toMatchObject({ enabled: false, disabledReason: 'GONE' });
+    expect(disabled.deliveries.edges[0].node).toMatchObject({ status: 'FAILED', attempts: 1, lastResponseStatus: 410 });
+    // Events committed while disabled are not queued for it.
+    await createWorkspace(gone.token, 'b');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(goneHook.received).toHaveLength(1);
+    const [after] = await deliveriesOnceRecorded(gone.token, () => true);
+    expect(after.deliveries.edges).toHaveLength(1);
+  });
+
+  it('deliver only what the filter matches: subject types and workspace, given as literals or variables', async () => {
+    const org = await app.organization('Filtered');
+    const workspace = await createWorkspace(org.token, 'watched');
+    const byType = await receiver();
+    const byWorkspace = await receiver();
+    const created = ok(
+      await app.request<any>(
+        `mutation($url: String!) { createWebhookEndpoint(input: { url: $url, filter: { subjectTypes: [CATALOG_ENTRY, CATALOG_ENTRY] } }) { webhookEndpoint { filter { subjectTypes workspaceId } } } }`,
+        { url: byType.url },
+        { token: org.token },
+      ),
+    );
+    expect(created.createWebhookEndpoint.webhookEndpoint.filter).toEqual({ subjectTypes: ['CATALOG_ENTRY'], workspaceId: null });
+    const second = await createEndpoint(org.token, { url: byWorkspace.url, filter: { workspaceId: workspace } });
+    expect(second.webhookEndpoint.filter).toEqual({ subjectTypes: null, workspaceId: workspace });
+    const entry = ok(
+      await app.request<any>('mutation { createCatalogEntry(input: { modelName: "m1", config: { bedrock: { modelId: "m" } } }) { catalogEntry { id } } }', {}, { token: org.token }),
+    ).createCatalogEntry.catalogEntry.id;
+    ok(await app.request<any>('mutation($e: ID!, $w: ID) { enableModel(input: { catalogEntryId: $e, workspaceId: $w }) { modelAccess { id } } }', { e: entry, w: workspace }, { token: org.token }));
+    await createWorkspace(org.token, 'unwatched');
+    await byType.waitFor(1);
+    await byWorkspace.waitFor(1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(byType.received.map((request) => JSON.parse(request.body).type)).toEqual(['catalog_entry.created']);
+    expect(byWorkspace.received.map((request) => JSON.parse(request.body))).toEqual([
+      expect.objectContaining({ type: 'model_access.created', data: expect.objectContaining({ workspaceId: workspace, subjectType: 'MODEL_ACCESS' }) }),
+    ]);
+    // A workspace of another organization, or an empty list of types, is refused.
+    const other = await app.organization('Elsewhere');
+    const foreignWorkspace = await createWorkspace(other.token, 'theirs');
+    expect(codes(await app.request<any>(CREATE, { input: { url: byType.url, filter: { workspaceId: foreignWorkspace } } }, { token: org.token }))).toEqual(['NOT_FOUND']);
+    expect(codes(await app.request<any>(CREATE, { input: { url: byType.url, filter: { subjectTypes: [] } } }, { token: org.token }))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('sign with the old and the new secret during a rotation, then with the new one only', async () => {
+    const org = await app.organization('Rotating');
+    const hook = await receiver();
+    const { secret: old, webhookEndpoint } = await createEndpoint(org.token, { url: hook.url });
+    const rotated = ok(
+      await app.request<any>('mutation($id: ID!) { rotateWebhookSecret(input: { id: $id }) { secret } }', { id: webhookEndpoint.id }, { token: org.token }),
+    ).rotateWebhookSecret.secret as string;
+    await createWorkspace(org.token, 'during');
+    const [during] = await hook.waitFor(1);
+    const signatures = String(during!.headers['webhook-signature']).split(' ');
+    expect(signatures).toHaveLength(2);
+    expect(signatures.every((signature) => signature.startsWith('v1,'))).toBe(true);
+    for (const secret of [old, rotated]) expect(() => new Webhook(secret).verify(during!.body, during!.headers as Record<string, string>)).not.toThrow();
+
+    // Past the overlap (its start moved back), only the new secret signs.
+    await app.services.database.query(`UPDATE webhook_endpoint SET secret_rotated_at = now() - interval '2 hours' WHERE id = $1`, [webhookEndpoint.databaseId]);
+    await createWorkspace(org.token, 'after');
+    const [, after] = await hook.waitFor(2);
+    expect(String(after!.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(() => new Webhook(rotated).verify(after!.body, after!.headers as Record<string, string>)).not.toThrow();
+    expect(() => new Webhook(old).verify(after!.body, after!.headers as Record<string, string>)).toThrow();
+  });
+
+  it('replay the events after a cursor with their original webhook-ids, and refuse a cursor past the retention', async () => {
+    const org = await app.organization('Replayed');
+    const hook = await receiver();
+    const { webhookEndpoint } = await createEndpoint(org.token, { url: hook.url });
+    const start = await head(org.token);
+    await createWorkspace(org.token, 'r1');
+    await createWorkspace(org.token, 'r2');
+    const original = await hook.waitFor(2);
+    const disabled = ok(
+      await app.request<any>('mutation($id: ID!) { updateWebhookEndpoint(input: { id: $id, enabled: false }) { webhookEndpoint { enabled disabledReason } } }', { id: webhookEndpoint.id }, { token: org.token }),
+    );
+    expect(disabled.updateWebhookEndpoint.webhookEndpoint).toEqual({ enabled: false, disabledReason: 'MANUAL' });
+    await createWorkspace(org.token, 'while disabled');
+    ok(await app.request<any>('mutation($id: ID!) { updateWebhookEndpoint(input: { id: $id, enabled: true }) { webhookEndpoint { enabled } } }', { id: webhookEndpoint.id }, { token: org.token }));
+    const replayed = ok(
+      await app.request<any>('mutation($input: ReplayWebhookEventsInput!) { replayWebhookEvents(input: $input) { queuedCount } }', { input: { id: webhookEndpoint.id, after: start } }, { token: org.token }),
+    );
+    expect(replayed.replayWebhookEvents.queuedCount).toBe(3);
+    const all = await hook.waitFor(5);
+    expect(all.slice(2).map((request) => request.headers['webhook-id']).slice(0, 2)).toEqual(original.map((request) => request.headers['webhook-id']));
+    const events = await feed(org.token, start);
+    expect(all.slice(2).map((request) => JSON.parse(request.body).data.cursor)).toEqual(events.map((event) => event.cursor));
+
+    const expired = encodeCursor({ xid: 1n, id: 1n, time: Date.now() - 200 * 3_600_000 });
+    const refused = await app.request<any>('mutation($id: ID!, $after: String!) { replayWebhookEvents(input: { id: $id, after: $after }) { queuedCount } }', { id: webhookEndpoint.id, after: expired }, { token: org.token });
+    expect(codes(refused)).toEqual(['CURSOR_EXPIRED']);
+    const malformed = await app.request<any>('mutation($id: ID!) { replayWebhookEvents(input: { id: $id, after: "nope" }) { queuedCount } }', { id: webhookEndpoint.id }, { token: org.token });
+    expect(codes(malformed)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('refuse URLs that break the rules at save, and addresses the outbound rules refuse at connect, without connecting', async () => {
+    const org = await app.organization('Rules');
+    const refusedUrls = [
+      'ftp://hooks.example.com/x',
+      'https://user:pass@hooks.example.com/x',
+      'https://hooks.example.com/x#frag',
+      `https://hooks.example.com/${'a'.repeat(2048)}`,
+      'https://169.254.169.254/latest',
+      'http://[fd00:ec2::254]/x',
+      'http://[::ffff:169.254.169.254]/x',
+      'not a url',
+    ];
+    for (const url of refusedUrls) {
+      const response = await app.request<any>(CREATE, { input: { url } }, { token: org.token });
+      expect(codes(response), url).toEqual(['BAD_USER_INPUT']);
+      expect(response.errors![0]!.extensions!.argument).toBe('input.url');
+    }
+    // https only in production, unless WEBHOOK_ALLOW_HTTP.
+    expect(() => validateWebhookUrl('http://hooks.example.com/x', 'url', { NODE_ENV: 'production', WEBHOOK_ALLOW_HTTP: false })).toThrow(/https/);
+    expect(validateWebhookUrl('http://hooks.example.com/x', 'url', { NODE_ENV: 'production', WEBHOOK_ALLOW_HTTP: true })).toBe('http://hooks.example.com/x');
+    expect(validateWebhookUrl('https://hooks.example.com/x', 'url', { NODE_ENV: 'production', WEBHOOK_ALLOW_HTTP: false })).toBe('https://hooks.example.com/x');
+
+    // At connect: a name that resolves to a metadata address is refused before any socket
+    // exists; one that resolves to the loopback receiver is delivered to.
+    const hook = await receiver();
+    const connections: string[] = [];
+    const dispatcher = app.services.webhooks;
+    dispatcher.outbound = {
+      resolve: async (hostname) => (hostname === 'metadata.hooks.test' ? [{ address: '169.254.169.254', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]),
+      openSocket: (target, lookup, callback) => {
+        connections.push(target.hostname);
+        import('undici').then(({ buildConnector }) => buildConnector({ timeout: 2_000, lookup } as never)(target, callback));
+      },
+    };
+    try {
+      await createEndpoint(org.token, { url: 'http://metadata.hooks.test/x' });
+      await createEndpoint(org.token, { url: `http://receiver.hooks.test:${hook.port}/hook` });
+      await createWorkspace(org.token, 'probe');
+      await hook.waitFor(1);
+      const endpoints = await deliveriesOnceRecorded(org.token, (list) => list.every((e) => e.deliveries.edges[0]?.node.attempts >= 1));
+      const byUrl = new Map(endpoints.map((endpoint) => [endpoint.deliveries.edges[0].node.lastError === null ? 'ok' : 'refused', endpoint]));
+      expect(byUrl.get('refused')!.deliveries.edges[0].node.lastError).toMatch(/refused/);
+      expect(connections).toEqual(['receiver.hooks.test']);
+    } finally {
+      dispatcher.outbound = {};
+    }
+  });
+});
