@@ -25,6 +25,7 @@ export async function startReceiver(answer: (request: ReceivedRequest, index: nu
   const received: ReceivedRequest[] = [];
   const inFlight = new Map<string, number>();
   let concurrentRepeats = 0;
+  let aborted = 0;
   const waiters: { count: number; resolve: () => void }[] = [];
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -43,6 +44,10 @@ export async function startReceiver(answer: (request: ReceivedRequest, index: nu
       inFlight.set(id, open);
       const index = received.push(entry) - 1;
       const reply = answer(entry, index);
+      // A sender that went away mid-attempt (killed) never reads the answer.
+      response.on('close', () => {
+        if (!response.writableFinished) aborted++;
+      });
       setTimeout(() => {
         inFlight.set(id, (inFlight.get(id) ?? 1) - 1);
         response.writeHead(reply.status, reply.headers ?? {});
@@ -61,8 +66,13 @@ export async function startReceiver(answer: (request: ReceivedRequest, index: nu
     url: `http://127.0.0.1:${port}/hook`,
     port,
     received,
+    /** Requests that arrived while another with the same webhook-id was being answered. */
     get concurrentRepeats() {
       return concurrentRepeats;
+    },
+    /** Requests whose sender closed the connection before the answer was written. */
+    get aborted() {
+      return aborted;
     },
     /** Resolves once `count` requests were answered; rejects after `timeoutMs`. */
     waitFor(count: number, timeoutMs = 10_000): Promise<ReceivedRequest[]> {
