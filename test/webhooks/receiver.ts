@@ -11,7 +11,7 @@ export interface ReceivedRequest {
 
 export interface Answer {
   status: number;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | undefined>;
   body?: string;
   delayMs?: number;
 }
@@ -50,7 +50,7 @@ export async function startReceiver(answer: (request: ReceivedRequest, index: nu
       });
       setTimeout(() => {
         inFlight.set(id, (inFlight.get(id) ?? 1) - 1);
-        response.writeHead(reply.status, reply.headers ?? {});
+        response.writeHead(reply.status, Object.fromEntries(Object.entries(reply.headers ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined)));
         response.end(reply.body ?? '');
         for (const waiter of waiters.filter((w) => received.length >= w.count)) {
           waiters.splice(waiters.indexOf(waiter), 1);
