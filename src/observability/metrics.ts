@@ -82,8 +82,12 @@ export class Metrics {
   /** Pending webhook deliveries and the age of the oldest, read from the database when scraped. */
   watchWebhooks(pending: () => Promise<{ count: number; oldestAgeSeconds: number }>): void {
     let reading: Promise<{ count: number; oldestAgeSeconds: number }> | undefined;
-    // One read serves both gauges of a scrape.
-    const read = () => (reading ??= pending().finally(() => setImmediate(() => (reading = undefined))));
+    let last = { count: 0, oldestAgeSeconds: 0 };
+    // One read serves both gauges of a scrape; while the database does not answer, the last figures stand.
+    const read = () =>
+      (reading ??= pending()
+        .then((figures) => (last = figures), () => last)
+        .finally(() => setImmediate(() => (reading = undefined))));
     new Gauge({
       name: 'mcp_webhook_deliveries_pending',
       help: 'Webhook deliveries waiting for an attempt or a retry (every instance)',

@@ -374,4 +374,29 @@ describe('webhook endpoints', () => {
       dispatcher.outbound = {};
     }
   });
+
+  it('are measured: attempts by outcome with their durations, pending deliveries and the age of the oldest, without secrets', async () => {
+    const org = await app.organization('Measured');
+    let answer = 200;
+    const hook = await receiver(() => ({ status: answer }));
+    const { secret } = await createEndpoint(org.token, { url: hook.url });
+    await createWorkspace(org.token, 'counted');
+    await hook.waitFor(1);
+    await deliveriesOnceRecorded(org.token, ([e]) => e.deliveries.edges[0]?.node.status === 'SUCCEEDED');
+    // A delivery left pending (its retry due later): counted with its age.
+    answer = 500;
+    await app.services.database.query(`UPDATE webhook_endpoint SET url = $1 WHERE organization_id = $2`, [hook.url.replace('/hook', '/later'), org.id]);
+    await createWorkspace(org.token, 'pending');
+    await hook.waitFor(2);
+    await deliveriesOnceRecorded(org.token, ([e]) => e.deliveries.edges[0]?.node.attempts === 1 && e.deliveries.edges[0]?.node.status === 'PENDING');
+    const text = await (await app.app.fetch('http://test.local/metrics')).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+    expect(value(/^mcp_webhook_deliveries_total\{outcome="succeeded"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^mcp_webhook_deliveries_total\{outcome="retrying"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^mcp_webhook_attempt_duration_seconds_count\{outcome="succeeded"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^mcp_webhook_deliveries_pending (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^mcp_webhook_oldest_pending_age_seconds ([\d.e+-]+)/m)).toBeGreaterThan(0);
+    expect(text).not.toContain(secret.slice(6, 20));
+    expect(text).not.toContain(org.id);
+  });
 });

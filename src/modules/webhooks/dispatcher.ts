@@ -422,11 +422,16 @@ export class WebhookDispatcher {
     if (gone) this.#logger.warn({ endpointId: batch.endpointId }, 'webhook endpoint answered 410 Gone: disabled');
   }
 
-  /** Pending deliveries and the age of the oldest, for the metrics. */
+  /**
+   * Pending deliveries of enabled endpoints and the age of the oldest, for the metrics (a
+   * disabled endpoint's deliveries wait for it to be enabled again, not for the service).
+   */
   async pending(): Promise<{ count: number; oldestAgeSeconds: number }> {
     const [row] = await scopedTransaction(this.#database.prisma, { kind: 'webhooks' }, (tx) =>
       tx.$queryRaw<{ count: bigint; oldest: Date | null }[]>`
-        SELECT count(*) AS count, min(created_at) AS oldest FROM webhook_delivery WHERE status = 'PENDING'`,
+        SELECT count(*) AS count, min(d.created_at) AS oldest
+          FROM webhook_delivery d JOIN webhook_endpoint w ON w.id = d.endpoint_id
+         WHERE d.status = 'PENDING' AND w.enabled`,
     );
     return { count: Number(row?.count ?? 0), oldestAgeSeconds: row?.oldest ? Math.max(0, (Date.now() - row.oldest.getTime()) / 1000) : 0 };
   }
