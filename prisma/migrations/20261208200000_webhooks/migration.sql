@@ -5,8 +5,10 @@
 -- that records the events, one delivery per event and enabled endpoint whose filter
 -- it matches: one INSERT … SELECT per statement that records events, whatever their
 -- number. So a delivery exists exactly for the events that commit (a rolled-back
--- change records neither), nothing committed is missed, and the feed's NOTIFY, sent
--- on the same commit, finds the deliveries already visible.
+-- change records neither) and nothing committed is missed. When it queued any, it
+-- notifies mcp_webhooks, which like the feed's own notification is delivered on
+-- commit only: every instance's dispatcher wakes with the deliveries visible, and
+-- changes that queue nothing wake no dispatcher.
 --
 -- Deliveries copy what their payload needs from the event, so the dispatcher never
 -- reads the feed, and are pruned with the feed's events.
@@ -121,6 +123,7 @@ CREATE POLICY "webhook_delivery_dispatcher" ON "webhook_delivery" TO mcp_webhook
 -- organization's endpoints and a tenant's event only its own organization's.
 CREATE FUNCTION "webhook_outbox"() RETURNS TRIGGER
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE queued BIGINT;
 BEGIN
   INSERT INTO webhook_delivery (organization_id, endpoint_id, event_id, event_xid, subject_type, action,
                                 subject_id, workspace_id, occurred_at)
@@ -130,6 +133,8 @@ BEGIN
      AND (n.organization_id IS NULL OR w.organization_id = n.organization_id)
      AND (cardinality(w.filter_subject_types) = 0 OR n.subject_type::text = ANY (w.filter_subject_types))
      AND (w.filter_workspace_id IS NULL OR n.workspace_id = w.filter_workspace_id);
+  GET DIAGNOSTICS queued = ROW_COUNT;
+  IF queued > 0 THEN PERFORM pg_notify('mcp_webhooks', ''); END IF;
   RETURN NULL;
 END $$;
 -- A new owner needs CREATE on the schema at the moment it takes the function over only.

@@ -7,7 +7,6 @@ import type { Metrics } from '../../observability/metrics.ts';
 import type { SecretBox } from '../../security/crypto.ts';
 import type { OpenSocket, Resolve } from '../../security/outbound-guard.ts';
 import { guardedRequest, type OutboundResult } from '../../security/outbound-http.ts';
-import { CHANGE_FEED_CHANNEL } from '../changes/hub.ts';
 import { payloadOf, webhookId, type DeliveredEvent } from './payload.ts';
 import { signatureHeader, signingSecrets } from './secrets.ts';
 
@@ -31,6 +30,8 @@ export interface Outbound {
   openSocket?: OpenSocket;
 }
 
+/** Notified on commit when deliveries were queued (the outbox trigger, replays): wakes every instance's dispatcher. */
+export const WEBHOOKS_CHANNEL = 'mcp_webhooks';
 /** SPEC §19: at most 64 KiB of an answer is read. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Deliveries of one endpoint claimed at once (sent one after another, in feed order). */
@@ -105,9 +106,9 @@ function retryAfterMs(header: string | string[] | undefined, now: number): numbe
  * another, each attempt only while the lease still covers it: each attempt is made by
  * exactly one instance, and an instance that dies leaves its deliveries to be tried
  * again once its lease ends. A failed attempt is rescheduled on the retry schedule, so
- * it never holds back the endpoint's later events. The feed's NOTIFY (sent with the
- * commit that created the deliveries) wakes the dispatcher; while idle it sleeps until
- * the next retry is due.
+ * it never holds back the endpoint's later events. The outbox's NOTIFY, delivered with
+ * the commit of the feed events that queued deliveries, wakes the dispatcher; while
+ * idle it sleeps until the next retry or lease end is due.
  */
 export class WebhookDispatcher {
   readonly #database: Database;
@@ -141,7 +142,7 @@ export class WebhookDispatcher {
   async start(): Promise<void> {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    this.#unlisten = await this.#database.listen(CHANGE_FEED_CHANNEL, {
+    this.#unlisten = await this.#database.listen(WEBHOOKS_CHANNEL, {
       onNotify: () => this.wake(),
       // Whatever committed while disconnected is claimed now.
       onConnected: (connected) => connected && this.wake(),

@@ -6,17 +6,15 @@ import { newestFirst, paginate, type ConnectionArgs } from '../../graphql/pagina
 import { optionalText } from '../../graphql/validation.ts';
 import type { Tx } from '../../db/scope.ts';
 import type { AuditedOperation } from '../audit/record.ts';
-import { CHANGE_FEED_CHANNEL } from '../changes/hub.ts';
 import { assertResumable, decodeCursor } from '../changes/position.ts';
 import type { ChangeEventFilter } from '../changes/schema.ts';
+import { WEBHOOKS_CHANNEL } from './dispatcher.ts';
 import { generateSecret, currentSecret, sealSecrets } from './secrets.ts';
 import { validateWebhookUrl } from './url.ts';
 
 export const MAX_DESCRIPTION_LENGTH = 500;
 /** Most events one replayWebhookEvents call queues. */
 export const MAX_REPLAY = 10_000;
-/** What wakes every instance's dispatcher besides the feed's own commits (hub.ts ignores it as a position). */
-export const WEBHOOKS_WAKE_PAYLOAD = 'webhooks';
 
 const endpointOrdering = newestFirst<WebhookEndpoint>('webhook-endpoints:created');
 const deliveryOrdering = newestFirst<{ createdAt: Date; id: string }>('webhook-deliveries:created');
@@ -172,7 +170,7 @@ export async function replayEvents(ctx: Context, op: AuditedOperation, input: { 
              AND (w.filter_workspace_id IS NULL OR e.workspace_id = w.filter_workspace_id)
            ORDER BY e.xid, e.id LIMIT ${MAX_REPLAY}) e
        WHERE w.id = ${id}::uuid`;
-    if (queued > 0) await tx.$executeRaw`SELECT pg_notify(${CHANGE_FEED_CHANNEL}, ${WEBHOOKS_WAKE_PAYLOAD})`;
+    if (queued > 0) await tx.$executeRaw`SELECT pg_notify(${WEBHOOKS_CHANNEL}, '')`;
     return queued;
   });
   ctx.services.webhooks.wake();
