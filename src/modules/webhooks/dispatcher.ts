@@ -80,6 +80,13 @@ interface EndpointBatch {
   deliveries: Delivery[];
 }
 
+interface FinishedBatch {
+  batch: EndpointBatch;
+  results: AttemptResult[];
+  gone: boolean;
+  recorded: () => void;
+}
+
 interface AttemptResult {
   id: string;
   status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
@@ -125,6 +132,9 @@ export class WebhookDispatcher {
   #claiming = false;
   #claimAgain = false;
   readonly #active = new Map<string, Promise<void>>();
+  /** Batches sent and waiting to be recorded (see #flushRecords). */
+  readonly #toRecord: FinishedBatch[] = [];
+  #recording = false;
   #unlisten?: () => Promise<void>;
   #wakeTimer?: NodeJS.Timeout;
   #heldDelay = HELD_RETRY_MS.first;
@@ -210,7 +220,9 @@ export class WebhookDispatcher {
         SELECT w.id FROM webhook_endpoint w
          WHERE w.id IN (SELECT endpoint_id FROM due) AND w.enabled AND (w.lease_until IS NULL OR w.lease_until < now())
          ORDER BY w.lease_until NULLS FIRST LIMIT ${slots}
-         FOR UPDATE SKIP LOCKED
+         -- Not FOR UPDATE: that would wait for, and hold up, writers whose new deliveries
+         -- take a key-share lock on their endpoint.
+         FOR NO KEY UPDATE SKIP LOCKED
       ),
       leased AS (
         UPDATE webhook_endpoint w SET lease_owner = ${this.#owner}::uuid, lease_until = now() + ${lease}::interval
@@ -280,7 +292,7 @@ export class WebhookDispatcher {
     this.#wakeTimer.unref();
   }
 
-  /** Sends one endpoint's batch in order, then records every outcome and releases the lease in one statement. */
+  /** Sends one endpoint's batch in order, then hands its outcomes to the recorder; resolves once they are recorded. */
   async #deliver(batch: EndpointBatch, claimedAt: number): Promise<void> {
     const results: AttemptResult[] = [];
     let gone = false;
@@ -297,12 +309,32 @@ export class WebhookDispatcher {
     } catch (error) {
       this.#logger.warn({ err: error, endpointId: batch.endpointId }, 'webhook delivery failed unexpectedly');
     }
-    try {
-      await scopedTransaction(this.#database.prisma, { kind: 'webhooks' }, (tx) => this.#record(tx, batch, results, gone));
-    } catch (error) {
-      // The leases end by themselves: the deliveries not recorded are tried again then.
-      this.#logger.warn({ err: error, endpointId: batch.endpointId }, 'could not record webhook attempts; they will be retried');
-    }
+    if (gone) this.#logger.warn({ endpointId: batch.endpointId }, 'webhook endpoint answered 410 Gone: disabling it');
+    const recorded = Promise.withResolvers<void>();
+    this.#toRecord.push({ batch, results, gone, recorded: recorded.resolve });
+    this.#flushRecords();
+    return recorded.promise;
+  }
+
+  /**
+   * Records every finished batch waiting, in one transaction of one statement (batches
+   * finishing meanwhile wait for the next one): the database work per delivery stays
+   * small however many endpoints finish at once.
+   */
+  #flushRecords(): void {
+    if (this.#recording || this.#toRecord.length === 0) return;
+    this.#recording = true;
+    const finished = this.#toRecord.splice(0);
+    void scopedTransaction(this.#database.prisma, { kind: 'webhooks' }, (tx) => this.#record(tx, finished))
+      .catch((error: unknown) => {
+        // The leases end by themselves: the deliveries not recorded are tried again then.
+        this.#logger.warn({ err: error }, 'could not record webhook attempts; they will be retried');
+      })
+      .finally(() => {
+        this.#recording = false;
+        for (const entry of finished) entry.recorded();
+        this.#flushRecords();
+      });
   }
 
   /** One POST, as a span of its own (the outbound client adds traceparent). Never throws. */
@@ -374,23 +406,27 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Records the batch's attempts, releases what was not attempted, and updates the
+   * Records the batches' attempts, releases what was not attempted, and updates each
    * endpoint: its last success, since when it fails, and whether it is disabled now
    * (GONE on a 410; FAILING after WEBHOOK_DISABLE_AFTER_HOURS without a success).
    */
-  async #record(tx: Tx, batch: EndpointBatch, results: AttemptResult[], gone: boolean): Promise<void> {
-    const lastSuccess = results.findLast((result) => result.status === 'SUCCEEDED');
-    const lastSuccessIndex = lastSuccess ? results.lastIndexOf(lastSuccess) : -1;
-    // The first failure after the last success: the endpoint fails since then.
-    const failingFrom = results.slice(lastSuccessIndex + 1).find((result) => result.status !== 'SUCCEEDED')?.attemptedAt.toISOString() ?? null;
+  async #record(tx: Tx, finished: FinishedBatch[]): Promise<void> {
+    const results = finished.flatMap((entry) => entry.results);
     const attempted = new Set(results.map((result) => result.id));
-    const unattempted = batch.deliveries.filter((delivery) => !attempted.has(delivery.id)).map((delivery) => delivery.id);
+    const unattempted = finished.flatMap((entry) => entry.batch.deliveries.filter((delivery) => !attempted.has(delivery.id)).map((delivery) => delivery.id));
+    const endpoints = finished.map(({ batch, results: outcomes, gone }) => {
+      const lastSuccess = outcomes.findLast((result) => result.status === 'SUCCEEDED');
+      // The first failure after the last success: the endpoint fails since then.
+      const failingFrom = outcomes.slice(lastSuccess ? outcomes.lastIndexOf(lastSuccess) + 1 : 0).find((result) => result.status !== 'SUCCEEDED');
+      return { id: batch.endpointId, lastSuccessAt: lastSuccess?.attemptedAt.toISOString() ?? null, failingFrom: failingFrom?.attemptedAt.toISOString() ?? null, gone };
+    });
     const disableBefore = new Date(Date.now() - this.options.disableAfterMs);
-    const column = <T>(pick: (result: AttemptResult) => T) => results.map(pick);
+    const column = <T, V>(rows: T[], pick: (row: T) => V) => rows.map(pick);
     await tx.$executeRaw`
       WITH r AS (
-        SELECT * FROM unnest(${column((r) => r.id)}::uuid[], ${column((r) => r.status)}::text[], ${column((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
-                             ${column((r) => r.responseStatus)}::int[], ${column((r) => r.error)}::text[], ${column((r) => r.attemptedAt.toISOString())}::timestamptz[])
+        SELECT * FROM unnest(${column(results, (r) => r.id)}::uuid[], ${column(results, (r) => r.status)}::text[],
+                             ${column(results, (r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[], ${column(results, (r) => r.responseStatus)}::int[],
+                             ${column(results, (r) => r.error)}::text[], ${column(results, (r) => r.attemptedAt.toISOString())}::timestamptz[])
                AS r(id, status, next_attempt_at, response_status, error, attempted_at)
       ),
       attempted AS (
@@ -404,23 +440,27 @@ export class WebhookDispatcher {
         UPDATE webhook_delivery d SET lease_owner = NULL, lease_until = NULL
          WHERE d.id = ANY (${unattempted}::uuid[]) AND d.lease_owner = ${this.#owner}::uuid
       ),
+      e AS (
+        SELECT * FROM unnest(${column(endpoints, (e) => e.id)}::uuid[], ${column(endpoints, (e) => e.lastSuccessAt)}::timestamptz[],
+                             ${column(endpoints, (e) => e.failingFrom)}::timestamptz[], ${column(endpoints, (e) => e.gone)}::boolean[])
+               AS e(id, last_success_at, failing_from, gone)
+      ),
       state AS (
-        SELECT CASE WHEN ${failingFrom}::timestamptz IS NULL THEN (CASE WHEN ${lastSuccess !== undefined} THEN NULL ELSE w.failing_since END)
-                    WHEN ${lastSuccess !== undefined} THEN ${failingFrom}::timestamptz
-                    ELSE coalesce(w.failing_since, ${failingFrom}::timestamptz) END AS failing_since
-          FROM webhook_endpoint w WHERE w.id = ${batch.endpointId}::uuid
+        SELECT e.*, CASE WHEN e.failing_from IS NULL THEN (CASE WHEN e.last_success_at IS NOT NULL THEN NULL ELSE w.failing_since END)
+                         WHEN e.last_success_at IS NOT NULL THEN e.failing_from
+                         ELSE coalesce(w.failing_since, e.failing_from) END AS failing_since
+          FROM e JOIN webhook_endpoint w ON w.id = e.id
       )
       UPDATE webhook_endpoint w
          SET lease_owner = NULL, lease_until = NULL,
-             last_success_at = coalesce(${lastSuccess?.attemptedAt.toISOString() ?? null}::timestamptz, w.last_success_at),
-             failing_since = state.failing_since,
-             enabled = w.enabled AND NOT ${gone} AND NOT coalesce(state.failing_since < ${disableBefore}, false),
+             last_success_at = coalesce(s.last_success_at, w.last_success_at),
+             failing_since = s.failing_since,
+             enabled = w.enabled AND NOT s.gone AND NOT coalesce(s.failing_since < ${disableBefore}, false),
              disabled_reason = CASE WHEN NOT w.enabled THEN w.disabled_reason
-                                    WHEN ${gone} THEN 'GONE'::webhook_disabled_reason
-                                    WHEN state.failing_since < ${disableBefore} THEN 'FAILING'::webhook_disabled_reason END
-        FROM state
-       WHERE w.id = ${batch.endpointId}::uuid AND w.lease_owner = ${this.#owner}::uuid`;
-    if (gone) this.#logger.warn({ endpointId: batch.endpointId }, 'webhook endpoint answered 410 Gone: disabled');
+                                    WHEN s.gone THEN 'GONE'::webhook_disabled_reason
+                                    WHEN s.failing_since < ${disableBefore} THEN 'FAILING'::webhook_disabled_reason END
+        FROM state s
+       WHERE w.id = s.id AND w.lease_owner = ${this.#owner}::uuid`;
   }
 
   /**
