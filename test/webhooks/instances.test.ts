@@ -156,5 +156,16 @@ describe.skipIf(!onPostgres)('webhooks across service processes on one database'
     // The killed instance had attempts in flight (their answers were never read).
     expect(receiver.aborted).toBeGreaterThan(abortedBefore);
     expect(receiver.concurrentRepeats).toBe(0);
+
+    // SIGTERM while attempts are in flight: they finish (their answers are read) and the process exits cleanly.
+    const abortedAfterKill = receiver.aborted;
+    const pending = receiver.received.length;
+    for (let i = 0; i < 5; i++) {
+      await post(survivor.url, token, 'mutation($n: String!) { createWorkspace(input: { name: $n }) { workspace { id } } }', { n: `t${i}` });
+    }
+    await until(() => receiver.received.length > pending, 10_000, () => 'no attempt started before SIGTERM');
+    expect(await survivor.stop('SIGTERM')).toBe(0);
+    expect(receiver.aborted).toBe(abortedAfterKill);
+    expect(survivor.output()).toContain('"msg":"stopped"');
   }, 120_000);
 });
