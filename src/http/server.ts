@@ -3,7 +3,7 @@ import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionA
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { useGraphQlJit } from '@envelop/graphql-jit';
+import { useJit } from './jit.ts';
 import { schema } from '../schema.ts';
 import { bearerToken, type Principal } from '../security/auth.ts';
 import { RequestDb, type Context } from '../graphql/context.ts';
@@ -225,7 +225,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       ...(config.RESPONSE_CACHE_MAX_BYTES > 0
         ? [useResponseCache({ schema, database, maxBytes: config.RESPONSE_CACHE_MAX_BYTES })]
         : []),
-      useGraphQlJit(),
+      useJit(),
       useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
       ...(options.tracing ? [options.tracing] : []),

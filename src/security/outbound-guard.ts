@@ -15,8 +15,16 @@ const TEREDO = prefix('2001::/32');
 const IPV4_MAPPED = prefix('::ffff:0:0/96');
 const IPV4_TRANSLATED = prefix('::ffff:0:0:0/96');
 const IPV4_COMPATIBLE = prefix('::/96');
-/** AWS's instance metadata endpoint over IPv6 (the IPv4 one is link-local). */
-const AWS_METADATA = ipaddr.IPv6.parse('fd00:ec2::254');
+/**
+ * Cloud metadata services outside the link-local ranges (169.254.0.0/16 and fe80::/10,
+ * which hold AWS's, GCP's, Azure's and OpenStack's IPv4 endpoints): AWS and GCP over
+ * IPv6, Alibaba Cloud, Azure's WireServer, Oracle Cloud. Kept in normalized form.
+ */
+const METADATA_ADDRESSES = new Set(
+  ['fd00:ec2::254', 'fd20:ce::254', '100.100.100.200', '168.63.129.16', '192.0.0.192'].map((address) => ipaddr.parse(address).toNormalizedString()),
+);
+/** Host names of metadata services, refused whatever they resolve to (their subdomains too). */
+export const METADATA_HOST_NAMES = ['metadata.google.internal', 'metadata.azure.com'];
 
 /**
  * Where RFC 6052 puts the IPv4 address inside a NAT64 prefix of each allowed length
@@ -51,11 +59,11 @@ function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4[] {
 /** Why `address` may not be reached, or null when it may. */
 function refusal(address: Address, denyPrivate: boolean): string | null {
   const range = address.range();
+  if (range === 'linkLocal' || range === 'unspecified' || METADATA_ADDRESSES.has(address.toNormalizedString())) {
+    return `address ${address} is link-local, unspecified or a cloud metadata endpoint`;
+  }
   if (address.kind() === 'ipv6') {
     const v6 = address as ipaddr.IPv6;
-    if (range === 'linkLocal' || range === 'unspecified' || v6.toNormalizedString() === AWS_METADATA.toNormalizedString()) {
-      return `address ${v6} is link-local, unspecified or a cloud metadata endpoint`;
-    }
     const embedded = embeddedIPv4(v6);
     for (const inner of embedded) {
       const why = refusal(inner, denyPrivate);
@@ -64,9 +72,15 @@ function refusal(address: Address, denyPrivate: boolean): string | null {
     if (denyPrivate && embedded.length === 0 && range !== 'unicast') return `address ${v6} is private, loopback or reserved`;
     return null;
   }
-  if (range === 'linkLocal' || range === 'unspecified') return `address ${address} is link-local, unspecified or a cloud metadata endpoint`;
   if (denyPrivate && range !== 'unicast') return `address ${address} is private, loopback or reserved`;
   return null;
+}
+
+/** Refuses the host names of metadata services (any case, trailing dots, subdomains). */
+export function checkHostName(hostname: string): void {
+  const name = hostname.toLowerCase().replace(/\.+$/, '');
+  const service = METADATA_HOST_NAMES.find((metadata) => name === metadata || name.endsWith(`.${metadata}`));
+  if (service) throw new OutboundRefused(`host ${hostname} is a cloud metadata service (${service})`);
 }
 
 /**
@@ -102,6 +116,7 @@ async function approvedAddresses(hostname: string, denyPrivate: boolean, resolve
     checkAddress(hostname, denyPrivate);
     return [{ address: hostname, family: net.isIP(hostname) }];
   }
+  checkHostName(hostname);
   const addresses = await resolve(hostname, { all: true });
   if (addresses.length === 0) throw Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
   for (const entry of addresses) checkAddress(entry.address, denyPrivate);

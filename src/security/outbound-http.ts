@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import { Agent, request } from 'undici';
 import { badInput } from '../graphql/errors.ts';
-import { checkAddress, guardedConnector, OutboundRefused, type OpenSocket, type Resolve } from './outbound-guard.ts';
+import { checkAddress, checkHostName, guardedConnector, OutboundRefused, type OpenSocket, type Resolve } from './outbound-guard.ts';
 
 export interface OutboundRequest {
   method: 'GET' | 'POST';
@@ -46,6 +46,7 @@ export async function guardedRequest(url: string, options: OutboundRequest): Pro
   try {
     const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
     if (net.isIP(host)) checkAddress(host, options.denyPrivateNetworks);
+    else checkHostName(host);
     const response = await request(url, {
       method: options.method,
       headers: options.headers,
@@ -89,18 +90,26 @@ function describeFailure(error: unknown, timeoutMs: number): { reason: OutboundF
   return { reason: 'unreachable', error: 'could not connect' };
 }
 
-/**
- * The check at save time of a URL that will be connected to later: a literal address
- * the guard refuses whatever DISCOVERY_DENY_PRIVATE_NETWORKS says is refused as
- * `BAD_USER_INPUT` naming `argument`. Names are judged when connecting, after DNS.
- */
-export function assertOutboundUrl(url: URL, argument: string): void {
+/** Why a URL's host is refused whatever DISCOVERY_DENY_PRIVATE_NETWORKS says (a metadata address or name), or null. */
+export function outboundUrlRefusal(url: URL): string | null {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (!net.isIP(host)) return;
   try {
-    checkAddress(host, false);
+    if (net.isIP(host)) checkAddress(host, false);
+    else checkHostName(host);
+    return null;
   } catch (refused) {
-    if (refused instanceof OutboundRefused) throw badInput(argument, `is refused: ${refused.message}`);
+    if (refused instanceof OutboundRefused) return refused.message;
     throw refused;
   }
+}
+
+/**
+ * The check at save time of a URL that will be connected to later: a literal address
+ * or a host name the guard refuses whatever DISCOVERY_DENY_PRIVATE_NETWORKS says
+ * (cloud metadata services) is `BAD_USER_INPUT` naming `argument`. Other names are
+ * judged when connecting, after DNS.
+ */
+export function assertOutboundUrl(url: URL, argument: string): void {
+  const refused = outboundUrlRefusal(url);
+  if (refused) throw badInput(argument, `is refused: ${refused}`);
 }

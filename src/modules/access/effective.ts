@@ -71,6 +71,17 @@ export function availableModelsWhere(organizationId: string, workspaceId: string
   return workspaceId ? effectiveModelsWhere(organizationId, workspaceId) : enabledForOrganizationWhere(organizationId);
 }
 
+/**
+ * The catalog entries a caller may reach, at any depth of a response: a workspace-bound
+ * token only its workspace's effective models (SPEC §17: nothing nested, a provider's
+ * model list, a change event's subject, an entry's `inheritsFrom`, shows it another
+ * one), any other token what its organization can see.
+ */
+export function catalogSeenBy(ctx: Context): CatalogWhere {
+  const workspaceId = ctx.principal.workspaceId;
+  return workspaceId ? effectiveModelsWhere(ctx.db.organizationId, workspaceId) : visibleTo(ctx.db.organizationId);
+}
+
 /** A workspace-bound token may only look at its own workspace (SPEC §1). */
 export function assertOwnWorkspace(ctx: Context, workspaceId: string): void {
   const own = ctx.principal.workspaceId;

@@ -1,6 +1,7 @@
 import type { Context } from '../../graphql/context.ts';
 import type { AgentCatalog } from '../../generated/prisma/client.ts';
-import { forbidden, notFound } from '../../graphql/errors.ts';
+import { conflict, forbidden, notFound } from '../../graphql/errors.ts';
+import { outboundUrlRefusal } from '../../security/outbound-http.ts';
 import { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
 import { openProviderSecrets, type Header } from '../providers/secrets.ts';
@@ -69,6 +70,10 @@ export async function resolveModelConfig(
       const provider = await tx.agentCustomProvider.findFirstOrThrow({
         where: { id: entry.customProviderId, organizationId },
       });
+      // A base URL saved before metadata services were refused at save is refused here,
+      // so that no runtime is handed one (no migration rewrites stored URLs).
+      const refused = provider.baseUrl ? outboundUrlRefusal(new URL(provider.baseUrl)) : null;
+      if (refused) throw conflict(`the provider's stored baseUrl is refused (${refused}); give it another with updateCustomProvider`);
       const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
       return {
         ...config,
