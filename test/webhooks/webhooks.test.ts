@@ -337,6 +337,9 @@ describe('webhook endpoints', () => {
       'https://169.254.169.254/latest',
       'http://[fd00:ec2::254]/x',
       'http://[::ffff:169.254.169.254]/x',
+      'http://100.100.100.200/latest/meta-data',
+      'http://metadata.google.internal/computeMetadata/v1',
+      'https://METADATA.azure.com./metadata',
       'not a url',
     ];
     for (const url of refusedUrls) {
@@ -355,7 +358,10 @@ describe('webhook endpoints', () => {
     const connections: string[] = [];
     const dispatcher = app.services.webhooks;
     dispatcher.outbound = {
-      resolve: async (hostname) => (hostname === 'metadata.hooks.test' ? [{ address: '169.254.169.254', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]),
+      resolve: async (hostname) =>
+        hostname === 'metadata.hooks.test'
+          ? [{ address: '127.0.0.1', family: 4 }, { address: '168.63.129.16', family: 4 }]
+          : [{ address: '127.0.0.1', family: 4 }],
       openSocket: (target, lookup, callback) => {
         connections.push(target.hostname);
         import('undici').then(({ buildConnector }) => buildConnector({ timeout: 2_000, lookup } as never)(target, callback));
