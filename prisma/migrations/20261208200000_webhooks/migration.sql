@@ -82,8 +82,10 @@ CREATE TABLE "webhook_delivery" (
     CONSTRAINT "webhook_delivery_endpoint_id_fkey" FOREIGN KEY ("endpoint_id")
         REFERENCES "webhook_endpoint"("id") ON DELETE CASCADE ON UPDATE CASCADE
 );
--- The dispatcher's claim: an endpoint's due deliveries in feed order.
-CREATE INDEX "webhook_delivery_due_idx" ON "webhook_delivery"("endpoint_id", "event_xid", "event_id") WHERE "status" = 'PENDING';
+-- The dispatcher's claim: whether an endpoint has a due delivery, its due deliveries in
+-- feed order, and when the next retry is due.
+CREATE INDEX "webhook_delivery_endpoint_due_idx" ON "webhook_delivery"("endpoint_id", "next_attempt_at") WHERE "status" = 'PENDING';
+CREATE INDEX "webhook_delivery_order_idx" ON "webhook_delivery"("endpoint_id", "event_xid", "event_id") WHERE "status" = 'PENDING';
 CREATE INDEX "webhook_delivery_pending_idx" ON "webhook_delivery"("next_attempt_at") WHERE "status" = 'PENDING';
 -- WebhookEndpoint.deliveries, newest first.
 CREATE INDEX "webhook_delivery_endpoint_created_idx" ON "webhook_delivery"("endpoint_id", "created_at" DESC, "id" DESC);

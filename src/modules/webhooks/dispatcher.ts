@@ -211,18 +211,18 @@ export class WebhookDispatcher {
     const lease = `${this.options.leaseMs} milliseconds`;
     const rows = await tx.$queryRaw<ClaimedRow[]>`
       WITH bound AS (SELECT change_feed_bound()::text::bigint AS xid),
-      due AS (
-        SELECT DISTINCT d.endpoint_id FROM webhook_delivery d, bound
-         WHERE d.status = 'PENDING' AND d.next_attempt_at <= now() AND d.event_xid < bound.xid
-           AND (d.lease_until IS NULL OR d.lease_until < now())
-      ),
+      -- Enabled endpoints with a due delivery, probed one by one (an index range each):
+      -- a disabled endpoint's waiting deliveries, or a backlog, are never scanned whole.
       picked AS (
-        SELECT w.id FROM webhook_endpoint w
-         WHERE w.id IN (SELECT endpoint_id FROM due) AND w.enabled AND (w.lease_until IS NULL OR w.lease_until < now())
+        SELECT w.id FROM webhook_endpoint w, bound
+         WHERE w.enabled AND (w.lease_until IS NULL OR w.lease_until < now())
+           AND EXISTS (SELECT 1 FROM webhook_delivery d
+                        WHERE d.endpoint_id = w.id AND d.status = 'PENDING' AND d.next_attempt_at <= now()
+                          AND d.event_xid < bound.xid AND (d.lease_until IS NULL OR d.lease_until < now()))
          ORDER BY w.lease_until NULLS FIRST LIMIT ${slots}
          -- Not FOR UPDATE: that would wait for, and hold up, writers whose new deliveries
          -- take a key-share lock on their endpoint.
-         FOR NO KEY UPDATE SKIP LOCKED
+         FOR NO KEY UPDATE OF w SKIP LOCKED
       ),
       leased AS (
         UPDATE webhook_endpoint w SET lease_owner = ${this.#owner}::uuid, lease_until = now() + ${lease}::interval
@@ -268,11 +268,14 @@ export class WebhookDispatcher {
       });
     }
     if (batches.size > 0) return { batches: [...batches.values()], nextDue: null, held: false };
+    // The next retry due, the end of a lease held elsewhere, and whether a due delivery
+    // waits for an older transaction to end (each an index probe, never a scan of the backlog).
     const [next] = await tx.$queryRaw<{ next_due: Date | null; held: boolean | null }[]>`
-      SELECT min(greatest(d.next_attempt_at, d.lease_until, w.lease_until)) AS next_due,
-             bool_or(d.next_attempt_at <= now() AND d.event_xid >= (SELECT change_feed_bound()::text::bigint)) AS held
-        FROM webhook_delivery d JOIN webhook_endpoint w ON w.id = d.endpoint_id
-       WHERE d.status = 'PENDING' AND w.enabled`;
+      SELECT least((SELECT min(d.next_attempt_at) FROM webhook_delivery d WHERE d.status = 'PENDING' AND d.next_attempt_at > now()),
+                   (SELECT min(w.lease_until) FROM webhook_endpoint w WHERE w.enabled AND w.lease_until > now())) AS next_due,
+             EXISTS (SELECT 1 FROM webhook_endpoint w, (SELECT change_feed_bound()::text::bigint AS xid) bound
+                      WHERE w.enabled AND EXISTS (SELECT 1 FROM webhook_delivery d
+                                                   WHERE d.endpoint_id = w.id AND d.status = 'PENDING' AND d.event_xid >= bound.xid)) AS held`;
     return { batches: [], nextDue: next?.next_due?.getTime() ?? null, held: next?.held ?? false };
   }
 
