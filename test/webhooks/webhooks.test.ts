@@ -3,6 +3,8 @@ import { Webhook } from 'standardwebhooks';
 import { codes, ok, startTestApp, type TestApp } from '../support/harness.ts';
 import { encodeCursor } from '../../src/modules/changes/position.ts';
 import { validateWebhookUrl } from '../../src/modules/webhooks/url.ts';
+import { SecretBox } from '../../src/security/crypto.ts';
+import { sealSecrets } from '../../src/modules/webhooks/secrets.ts';
 import { startReceiver, type Receiver } from './receiver.ts';
 
 let app: TestApp;
@@ -404,5 +406,22 @@ describe('webhook endpoints', () => {
     expect(value(/^mcp_webhook_oldest_pending_age_seconds ([\d.e+-]+)/m)).toBeGreaterThan(0);
     expect(text).not.toContain(secret.slice(6, 20));
     expect(text).not.toContain(org.id);
+  });
+
+  it('leave a batch whose secret cannot be opened to its lease: no attempt, and no retry before the lease ends', async () => {
+    const org = await app.organization('Unreadable');
+    const hook = await receiver();
+    const { webhookEndpoint } = await createEndpoint(org.token, { url: hook.url });
+    // Sealed with a key this service does not have (as after dropping a previous key too early).
+    const foreign = sealSecrets(new SecretBox(Buffer.alloc(32, 7).toString('base64')), 'whsec_AAAA');
+    await app.services.database.query('UPDATE webhook_endpoint SET encrypted_secret = $1 WHERE id = $2', [foreign, webhookEndpoint.databaseId]);
+    const warnings = () => app.logs.filter((line) => line.includes(webhookEndpoint.databaseId) && line.includes('retrying when the lease ends')).length;
+    await createWorkspace(org.token, 'unsigned');
+    await expect.poll(warnings, { timeout: 5_000 }).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(warnings()).toBe(1);
+    expect(hook.received).toHaveLength(0);
+    const [endpoint] = await deliveriesOnceRecorded(org.token, () => true);
+    expect(endpoint.deliveries.edges[0].node).toMatchObject({ status: 'PENDING', attempts: 0 });
   });
 });

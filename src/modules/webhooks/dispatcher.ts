@@ -84,6 +84,8 @@ interface FinishedBatch {
   batch: EndpointBatch;
   results: AttemptResult[];
   gone: boolean;
+  /** Failed unexpectedly: what was not attempted keeps its lease (see #deliver). */
+  broken: boolean;
   recorded: () => void;
 }
 
@@ -131,6 +133,8 @@ export class WebhookDispatcher {
   #closed = false;
   #claiming = false;
   #claimAgain = false;
+  #claimRun?: Promise<void>;
+  #closing?: Promise<void>;
   readonly #active = new Map<string, Promise<void>>();
   /** Batches sent and waiting to be recorded (see #flushRecords). */
   readonly #toRecord: FinishedBatch[] = [];
@@ -173,7 +177,7 @@ export class WebhookDispatcher {
       return;
     }
     this.#claiming = true;
-    void this.#claimLoop().finally(() => (this.#claiming = false));
+    this.#claimRun = this.#claimLoop().finally(() => (this.#claiming = false));
   }
 
   async #claimLoop(): Promise<void> {
@@ -299,6 +303,7 @@ export class WebhookDispatcher {
   async #deliver(batch: EndpointBatch, claimedAt: number): Promise<void> {
     const results: AttemptResult[] = [];
     let gone = false;
+    let broken = false;
     let secrets: string[] | undefined;
     try {
       for (const delivery of batch.deliveries) {
@@ -310,11 +315,15 @@ export class WebhookDispatcher {
         if (result.responseStatus === 410) gone = true;
       }
     } catch (error) {
-      this.#logger.warn({ err: error, endpointId: batch.endpointId }, 'webhook delivery failed unexpectedly');
+      // A secret that cannot be opened (a key missing from DB_ENCRYPTION_KEYS_PREVIOUS),
+      // say: the rest of the batch keeps its lease, so it is tried again when the lease
+      // ends rather than at once, over and over.
+      broken = true;
+      this.#logger.warn({ err: error, endpointId: batch.endpointId }, 'webhook delivery failed unexpectedly; retrying when the lease ends');
     }
     if (gone) this.#logger.warn({ endpointId: batch.endpointId }, 'webhook endpoint answered 410 Gone: disabling it');
     const recorded = Promise.withResolvers<void>();
-    this.#toRecord.push({ batch, results, gone, recorded: recorded.resolve });
+    this.#toRecord.push({ batch, results, gone, broken, recorded: recorded.resolve });
     this.#flushRecords();
     return recorded.promise;
   }
@@ -416,12 +425,20 @@ export class WebhookDispatcher {
   async #record(tx: Tx, finished: FinishedBatch[]): Promise<void> {
     const results = finished.flatMap((entry) => entry.results);
     const attempted = new Set(results.map((result) => result.id));
-    const unattempted = finished.flatMap((entry) => entry.batch.deliveries.filter((delivery) => !attempted.has(delivery.id)).map((delivery) => delivery.id));
-    const endpoints = finished.map(({ batch, results: outcomes, gone }) => {
+    const unattempted = finished
+      .filter((entry) => !entry.broken)
+      .flatMap((entry) => entry.batch.deliveries.filter((delivery) => !attempted.has(delivery.id)).map((delivery) => delivery.id));
+    const endpoints = finished.map(({ batch, results: outcomes, gone, broken }) => {
       const lastSuccess = outcomes.findLast((result) => result.status === 'SUCCEEDED');
       // The first failure after the last success: the endpoint fails since then.
       const failingFrom = outcomes.slice(lastSuccess ? outcomes.lastIndexOf(lastSuccess) + 1 : 0).find((result) => result.status !== 'SUCCEEDED');
-      return { id: batch.endpointId, lastSuccessAt: lastSuccess?.attemptedAt.toISOString() ?? null, failingFrom: failingFrom?.attemptedAt.toISOString() ?? null, gone };
+      return {
+        id: batch.endpointId,
+        lastSuccessAt: lastSuccess?.attemptedAt.toISOString() ?? null,
+        failingFrom: failingFrom?.attemptedAt.toISOString() ?? null,
+        gone,
+        keepLease: broken,
+      };
     });
     const disableBefore = new Date(Date.now() - this.options.disableAfterMs);
     const column = <T, V>(rows: T[], pick: (row: T) => V) => rows.map(pick);
@@ -445,8 +462,9 @@ export class WebhookDispatcher {
       ),
       e AS (
         SELECT * FROM unnest(${column(endpoints, (e) => e.id)}::uuid[], ${column(endpoints, (e) => e.lastSuccessAt)}::timestamptz[],
-                             ${column(endpoints, (e) => e.failingFrom)}::timestamptz[], ${column(endpoints, (e) => e.gone)}::boolean[])
-               AS e(id, last_success_at, failing_from, gone)
+                             ${column(endpoints, (e) => e.failingFrom)}::timestamptz[], ${column(endpoints, (e) => e.gone)}::boolean[],
+                             ${column(endpoints, (e) => e.keepLease)}::boolean[])
+               AS e(id, last_success_at, failing_from, gone, keep_lease)
       ),
       state AS (
         SELECT e.*, CASE WHEN e.failing_from IS NULL THEN (CASE WHEN e.last_success_at IS NOT NULL THEN NULL ELSE w.failing_since END)
@@ -455,7 +473,8 @@ export class WebhookDispatcher {
           FROM e JOIN webhook_endpoint w ON w.id = e.id
       )
       UPDATE webhook_endpoint w
-         SET lease_owner = NULL, lease_until = NULL,
+         SET lease_owner = CASE WHEN s.keep_lease THEN w.lease_owner END,
+             lease_until = CASE WHEN s.keep_lease THEN w.lease_until END,
              last_success_at = coalesce(s.last_success_at, w.last_success_at),
              failing_since = s.failing_since,
              enabled = w.enabled AND NOT s.gone AND NOT coalesce(s.failing_since < ${disableBefore}, false),
@@ -496,11 +515,15 @@ export class WebhookDispatcher {
 
   /** Stops claiming, lets the attempts in flight finish and records them (shutdown). */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#wakeTimer);
-    clearInterval(this.#retention);
-    await this.#unlisten?.().catch(() => {});
-    await Promise.allSettled([...this.#active.values()]);
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      clearTimeout(this.#wakeTimer);
+      clearInterval(this.#retention);
+      await this.#unlisten?.().catch(() => {});
+      // A claim in flight may still hand out batches: they stop before their first attempt.
+      await this.#claimRun?.catch(() => {});
+      await Promise.allSettled([...this.#active.values()]);
+    })();
+    return this.#closing;
   }
 }
