@@ -424,4 +424,31 @@ describe('webhook endpoints', () => {
     const [endpoint] = await deliveriesOnceRecorded(org.token, () => true);
     expect(endpoint.deliveries.edges[0].node).toMatchObject({ status: 'PENDING', attempts: 0 });
   });
+
+  it("deliver platform events to every organization's endpoints, but not to one filtered to a workspace", async () => {
+    const [first, second] = [await app.organization('Platform A'), await app.organization('Platform B')];
+    const [a, b, filtered] = [await receiver(), await receiver(), await receiver()];
+    const workspace = await createWorkspace(second.token, 'only');
+    await createEndpoint(first.token, { url: a.url });
+    await createEndpoint(second.token, { url: b.url, filter: { subjectTypes: ['CATALOG_ENTRY'] } });
+    await createEndpoint(second.token, { url: filtered.url, filter: { workspaceId: workspace } });
+    const admin = await app.token({ scopes: ['platform:admin'] });
+    ok(
+      await app.request<any>(
+        'mutation($entries: [PlatformCatalogEntryInput!]!) { upsertPlatformCatalog(input: { entries: $entries }) { insertedCount } }',
+        { entries: [{ modelProvider: 'openai', modelName: 'gpt-webhooked' }] },
+        { token: admin },
+      ),
+    );
+    const [fromB] = await b.waitFor(1);
+    const [fromA] = await a.waitFor(1);
+    const event = JSON.parse(fromB!.body);
+    expect(event).toMatchObject({ type: 'catalog_entry.created', data: { subjectType: 'CATALOG_ENTRY', workspaceId: null, action: 'CREATED' } });
+    expect(Buffer.from(event.data.subjectId, 'base64url').toString()).toMatch(/^CatalogEntry:/);
+    expect(JSON.parse(fromA!.body).data).toEqual(event.data);
+    // The same event, two endpoints: two webhook-ids.
+    expect(fromA!.headers['webhook-id']).not.toBe(fromB!.headers['webhook-id']);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(filtered.received).toHaveLength(0);
+  });
 });
