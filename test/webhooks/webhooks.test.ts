@@ -5,6 +5,7 @@ import { encodeCursor } from '../../src/modules/changes/position.ts';
 import { validateWebhookUrl } from '../../src/modules/webhooks/url.ts';
 import { SecretBox } from '../../src/security/crypto.ts';
 import { sealSecrets } from '../../src/modules/webhooks/secrets.ts';
+import { scopedTransaction } from '../../src/db/scope.ts';
 import { startReceiver, type Receiver } from './receiver.ts';
 
 let app: TestApp;
@@ -450,5 +451,35 @@ describe('webhook endpoints', () => {
     expect(fromA!.headers['webhook-id']).not.toBe(fromB!.headers['webhook-id']);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(filtered.received).toHaveLength(0);
+  });
+
+  it('queue an event exactly when it commits while the endpoint exists: a create waits for the writes in flight, later writes wait for it', async () => {
+    const org = await app.organization('Racing');
+    const hook = await receiver();
+    // A write in flight: its event is recorded, its transaction not committed yet.
+    const release = Promise.withResolvers<void>();
+    const recorded = Promise.withResolvers<void>();
+    const writing = scopedTransaction(app.services.database.prisma, { kind: 'tenant', organizationId: org.id }, async (tx) => {
+      await tx.workspace.create({ data: { organizationId: org.id, name: 'in flight' } });
+      recorded.resolve();
+      await release.promise;
+    });
+    await recorded.promise;
+    let created = false;
+    const creating = createEndpoint(org.token, { url: hook.url }).then((answer) => ((created = true), answer));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // PGlite runs one transaction at a time; on PostgreSQL the create waits for the lock.
+    if (app.services.database.kind === 'postgres') expect(created).toBe(false);
+    release.resolve();
+    await writing;
+    await creating;
+    await createWorkspace(org.token, 'after');
+    const [first] = await hook.waitFor(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The write that committed before the endpoint existed was not queued for it.
+    expect(hook.received).toHaveLength(1);
+    expect(JSON.parse(first!.body).type).toBe('workspace.created');
+    const [endpoint] = await deliveriesOnceRecorded(org.token, () => true);
+    expect(endpoint.deliveries.edges).toHaveLength(1);
   });
 });

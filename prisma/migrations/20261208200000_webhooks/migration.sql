@@ -123,10 +123,25 @@ CREATE POLICY "webhook_delivery_dispatcher" ON "webhook_delivery" TO mcp_webhook
 
 -- The outbox: runs as mcp_webhooks (its owner), so that a platform event reaches every
 -- organization's endpoints and a tenant's event only its own organization's.
+--
+-- Endpoints change under a lock (webhook_endpoints_changing): every transaction that
+-- records events holds it shared from its first event on, and creating, enabling,
+-- disabling, re-filtering or deleting an endpoint takes it exclusively. So a change to
+-- an endpoint waits for the transactions that recorded events before it (their events
+-- committed before it did, under the old state), and the transactions that record
+-- events after it wait for it to commit and then see it (each statement of the
+-- function reads a fresh snapshot): an event gets a delivery exactly when it commits
+-- while the endpoint is enabled and matching, and a delivery never names an endpoint
+-- deleted meanwhile.
+CREATE FUNCTION "webhook_endpoints_lock_key"() RETURNS BIGINT
+LANGUAGE sql IMMUTABLE AS $$ SELECT 7270737001::bigint $$;
+CREATE FUNCTION "webhook_endpoints_changing"() RETURNS VOID
+LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(webhook_endpoints_lock_key()) $$;
 CREATE FUNCTION "webhook_outbox"() RETURNS TRIGGER
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE queued BIGINT;
 BEGIN
+  PERFORM pg_advisory_xact_lock_shared(webhook_endpoints_lock_key());
   INSERT INTO webhook_delivery (organization_id, endpoint_id, event_id, event_xid, subject_type, action,
                                 subject_id, workspace_id, occurred_at)
   SELECT w.organization_id, w.id, n.id, n.xid::text::bigint, n.subject_type::text, n.action::text, n.subject_id, n.workspace_id, n.occurred_at

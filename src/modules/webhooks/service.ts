@@ -62,6 +62,11 @@ async function storedFilter(tx: Tx, organizationId: string, filter: ChangeEventF
   return { filterSubjectTypes, filterWorkspaceId };
 }
 
+/** Waits for the transactions recording events now, and holds back new ones until this commits (see the migration). */
+async function endpointsChanging(tx: Tx): Promise<void> {
+  await tx.$executeRaw`SELECT webhook_endpoints_changing()`;
+}
+
 async function ownEndpoint(tx: Tx, organizationId: string, id: string): Promise<WebhookEndpoint> {
   const endpoint = await tx.webhookEndpoint.findFirst({ where: { id, organizationId } });
   if (!endpoint) throw notFound('WebhookEndpoint');
@@ -79,6 +84,7 @@ export async function createEndpoint(
   const secret = generateSecret();
   const webhookEndpoint = await op.commit(async (tx) => {
     const filter = await storedFilter(tx, organizationId, input.filter);
+    await endpointsChanging(tx);
     const created = await tx.webhookEndpoint.create({
       data: { organizationId, url, description, ...filter, encryptedSecret: sealSecrets(ctx.services.secretBox, secret) },
     });
@@ -102,6 +108,8 @@ export async function updateEndpoint(
   const url = input.url != null ? validateWebhookUrl(input.url, 'input.url', ctx.services.config) : undefined;
   const description = 'description' in input ? optionalText(input.description, 'input.description', MAX_DESCRIPTION_LENGTH) : undefined;
   return op.commit(async (tx) => {
+    // What decides which events it receives changes only under the lock.
+    if ('filter' in input || input.enabled != null) await endpointsChanging(tx);
     const current = await ownEndpoint(tx, organizationId, id);
     const data: Prisma.WebhookEndpointUpdateInput = {};
     if (url !== undefined) data.url = url;
@@ -139,6 +147,7 @@ export async function deleteEndpoint(ctx: Context, op: AuditedOperation, globalI
   op.resourceId = id;
   await op.commit(async (tx) => {
     await ownEndpoint(tx, organizationId, id);
+    await endpointsChanging(tx);
     await tx.webhookEndpoint.delete({ where: { id } });
   });
   return { deletedId: encodeGlobalId('WebhookEndpoint', id) };
