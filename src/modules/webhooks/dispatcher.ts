@@ -152,7 +152,7 @@ export class WebhookDispatcher {
     this.#metrics = metrics;
   }
 
-  /** Starts delivering: listens to the feed's notifications and claims what is due. */
+  /** Starts delivering: listens to the outbox's notifications, prunes with the feed's retention, and claims what is due. */
   async start(): Promise<void> {
     if (this.#started || this.#closed) return;
     this.#started = true;
