@@ -482,4 +482,28 @@ describe('webhook endpoints', () => {
     const [endpoint] = await deliveriesOnceRecorded(org.token, () => true);
     expect(endpoint.deliveries.edges).toHaveLength(1);
   });
+
+  it.skipIf(!process.env.DATABASE_URL)('refuse an endpoint change with CONFLICT, never a deadlock, while writes never pause', async () => {
+    const org = await app.organization('Busy');
+    const release = Promise.withResolvers<void>();
+    const recorded = Promise.withResolvers<void>();
+    const writing = scopedTransaction(app.services.database.prisma, { kind: 'tenant', organizationId: org.id }, async (tx) => {
+      await tx.workspace.create({ data: { organizationId: org.id, name: 'long write' } });
+      recorded.resolve();
+      await release.promise;
+    });
+    await recorded.promise;
+    try {
+      const started = Date.now();
+      const refused = await app.request<any>(CREATE, { input: { url: 'http://127.0.0.1:9/busy' } }, { token: org.token });
+      expect(codes(refused)).toEqual(['CONFLICT']);
+      expect(Date.now() - started).toBeGreaterThan(2_000);
+      // Other writers were never held back meanwhile.
+      expect(await createWorkspace(org.token, 'meanwhile')).toBeTruthy();
+    } finally {
+      release.resolve();
+      await writing;
+    }
+    expect(ok(await app.request<any>('{ webhookEndpoints { totalCount } }', {}, { token: org.token })).webhookEndpoints.totalCount).toBe(0);
+  }, 20_000);
 });

@@ -132,11 +132,21 @@ CREATE POLICY "webhook_delivery_dispatcher" ON "webhook_delivery" TO mcp_webhook
 -- events after it wait for it to commit and then see it (each statement of the
 -- function reads a fresh snapshot): an event gets a delivery exactly when it commits
 -- while the endpoint is enabled and matching, and a delivery never names an endpoint
--- deleted meanwhile.
+-- deleted meanwhile. The exclusive lock is only ever tried, never queued for: a queued
+-- request would hold back the writers that come after it, one of which may hold a row
+-- that a writer already holding the lock waits for (a deadlock). Tried again for a few
+-- seconds, then refused with lock_not_available.
 CREATE FUNCTION "webhook_endpoints_lock_key"() RETURNS BIGINT
 LANGUAGE sql IMMUTABLE AS $$ SELECT 7270737001::bigint $$;
 CREATE FUNCTION "webhook_endpoints_changing"() RETURNS VOID
-LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(webhook_endpoints_lock_key()) $$;
+LANGUAGE plpgsql AS $$
+BEGIN
+  FOR attempt IN 1..100 LOOP
+    IF pg_try_advisory_xact_lock(webhook_endpoints_lock_key()) THEN RETURN; END IF;
+    PERFORM pg_sleep(least(attempt, 10) * 0.005);
+  END LOOP;
+  RAISE EXCEPTION 'changes are being recorded without pause' USING ERRCODE = '55P03';
+END $$;
 CREATE FUNCTION "webhook_outbox"() RETURNS TRIGGER
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE queued BIGINT;

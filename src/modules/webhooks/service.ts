@@ -1,7 +1,8 @@
 import { Prisma, type WebhookDeliveryStatus, type WebhookEndpoint } from '../../generated/prisma/client.ts';
 import { encodeGlobalId, parseId } from '../../graphql/builder.ts';
 import type { Context } from '../../graphql/context.ts';
-import { badInput, notFound } from '../../graphql/errors.ts';
+import { badInput, conflict, notFound } from '../../graphql/errors.ts';
+import { hasSqlState } from '../../db/failures.ts';
 import { newestFirst, paginate, type ConnectionArgs } from '../../graphql/pagination.ts';
 import { optionalText } from '../../graphql/validation.ts';
 import type { Tx } from '../../db/scope.ts';
@@ -62,9 +63,17 @@ async function storedFilter(tx: Tx, organizationId: string, filter: ChangeEventF
   return { filterSubjectTypes, filterWorkspaceId };
 }
 
-/** Waits for the transactions recording events now, and holds back new ones until this commits (see the migration). */
+/**
+ * Waits for the transactions recording events now, and holds back new ones until this
+ * commits (see the migration); CONFLICT when writes never paused for a few seconds.
+ */
 async function endpointsChanging(tx: Tx): Promise<void> {
-  await tx.$executeRaw`SELECT webhook_endpoints_changing()`;
+  try {
+    await tx.$executeRaw`SELECT webhook_endpoints_changing()`;
+  } catch (error) {
+    if (hasSqlState(error, '55P03')) throw conflict('changes are being recorded without pause; retry shortly');
+    throw error;
+  }
 }
 
 async function ownEndpoint(tx: Tx, organizationId: string, id: string): Promise<WebhookEndpoint> {
