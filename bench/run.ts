@@ -38,6 +38,7 @@ import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts'
 import { startCommand } from '../scripts/start-command.ts';
 import { measureDataAccess, type DataAccessCost } from './data-access.ts';
 import { measureSubscriptions, withFileLimit } from './subscriptions.ts';
+import { measureWebhooks } from './webhooks.ts';
 import { measureBulkGrants } from './bulk-grants.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -182,6 +183,8 @@ function targetSetup(target: TargetName, options: BenchOptions, dbUrl: string, p
           OTEL_EXPORTER_OTLP_ENDPOINT: '',
           // The default (10 000) unless E1 asks for more.
           ...(Math.max(...options.e1Subscribers) > 10_000 ? { MAX_SUBSCRIPTIONS: String(Math.max(...options.e1Subscribers)) } : {}),
+          // W1's receivers listen on plain http on loopback.
+          WEBHOOK_ALLOW_HTTP: 'true',
         },
       };
     }
@@ -215,7 +218,8 @@ async function benchTarget(
   const scenarios = SCENARIOS.filter((s) => s.targets[target] && (options.only.size === 0 || options.only.has(s.id)));
   const subscriptions = target === 'ours' && (options.only.size === 0 || options.only.has('E1'));
   const bulkGrants = target === 'ours' && (options.only.size === 0 || options.only.has('M2'));
-  if (scenarios.length === 0 && !subscriptions && !bulkGrants) return { target, status: 'not run', reason: 'no scenario selected' };
+  const webhooks = target === 'ours' && (options.only.size === 0 || options.only.has('W1'));
+  if (scenarios.length === 0 && !subscriptions && !bulkGrants && !webhooks) return { target, status: 'not run', reason: 'no scenario selected' };
 
   const pgServer = new URL(options.pgUrl);
   const proxy = new CountingProxy(pgServer.hostname === 'localhost' ? '127.0.0.1' : pgServer.hostname, Number(pgServer.port || 5432));
@@ -308,6 +312,9 @@ async function benchTarget(
     }
     if (subscriptions) {
       await benchSubscriptions(client, proxy, server, dataset, secret, results, options.e1Subscribers);
+    }
+    if (webhooks) {
+      await benchWebhooks(client, proxy, server.pid, results);
     }
     return info;
   } catch (error) {
@@ -442,6 +449,43 @@ async function benchSubscriptions(
       log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}\nthe service's last lines:\n${server.output()}`);
       results.push({ ...base, status: 'failed', reason: (error as Error).message });
     }
+  }
+}
+
+const W1_ENDPOINTS = 10;
+const W1_CHANGES = 1_000;
+const W1_CALIBRATION_CHANGES = 200;
+
+/** W1: 10 webhook endpoints on loopback receivers answering in 5 ms while a writer commits 1 000 changes. */
+async function benchWebhooks(client: TargetClient, proxy: CountingProxy, pid: number, results: ScenarioResult[]): Promise<void> {
+  const base = { scenario: 'W1', title: `${W1_ENDPOINTS} webhook endpoints (receivers answering in 5 ms) while a writer commits ${W1_CHANGES} changes`, target: 'ours' as const };
+  try {
+    const perScenario = resetPeakRss(pid);
+    const measured = await measureWebhooks({
+      url: client.url,
+      token: client.headers.authorization.slice('Bearer '.length),
+      proxy,
+      readCpuMs: () => readCpuMs(pid),
+      endpoints: W1_ENDPOINTS,
+      changes: W1_CHANGES,
+      calibrationChanges: W1_CALIBRATION_CHANGES,
+    });
+    const memory = readMemory(pid);
+    results.push({
+      ...base,
+      status: 'ok',
+      requests: measured.deliveries,
+      webhooks: measured,
+      memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
+    });
+    log(
+      `W1: ${measured.deliveredPerSecond.toFixed(0)} deliveries/s (writer ${measured.writerChangesPerSecond.toFixed(0)} changes/s, ${measured.writerAloneChangesPerSecond.toFixed(0)} alone), ` +
+        `receipt p50 ${measured.receiptP50Ms.toFixed(1)} ms, p99 ${measured.receiptP99Ms.toFixed(1)} ms, ${measured.statementsPerDelivery.toFixed(2)} stmts/delivery ` +
+        `(${measured.statementsPerDeliveryAll.toFixed(2)} with the writer's), ${measured.cpuMsPerDelivery.toFixed(3)} CPU ms/delivery, ${measured.lost} lost, ${measured.unverified} unverified`,
+    );
+  } catch (error) {
+    log(`W1: failed: ${(error as Error).message}`);
+    results.push({ ...base, status: 'failed', reason: (error as Error).message });
   }
 }
 

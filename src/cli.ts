@@ -14,7 +14,7 @@ const USAGE = `usage:
   npm run cli -- token --subject <sub> [--org <uuid>] [--workspace <uuid>] [--scopes "<scope> ..."]
                        [--service] [--expires 12h]
   npm run cli -- org create --name <name>
-  npm run cli -- reencrypt      re-seal provider secrets under the current DB_ENCRYPTION_KEY
+  npm run cli -- reencrypt      re-seal provider and webhook secrets under the current DB_ENCRYPTION_KEY
 
 scopes: ${SCOPES.join(' ')} (or *)
   default: every organization scope (${ORGANIZATION_SCOPES.length} of them, spelled out). platform:admin counts only on
@@ -83,7 +83,7 @@ async function main(argv: string[]) {
     const services = await startServices(config, logger);
     try {
       const count = await reencryptProviderSecrets(services.database.prisma, services.secretBox);
-      process.stdout.write(`re-sealed ${count} provider secret(s) under the current key\n`);
+      process.stdout.write(`re-sealed ${count} secret(s) under the current key\n`);
     } finally {
       await stopServices(services);
     }

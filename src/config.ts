@@ -9,6 +9,21 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A comma-separated list of delays such as `5s,5m,2h` (units ms, s, m, h, d), in milliseconds. */
+const delayList = z.string().transform((value, issues) => {
+  const delays = value.split(',').map((part) => {
+    const match = /^\s*(\d{1,9})\s*(ms|s|m|h|d)\s*$/.exec(part);
+    return match ? Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS] : NaN;
+  });
+  if (delays.length > 50 || delays.some((delay) => !Number.isFinite(delay) || delay > 30 * 86_400_000)) {
+    issues.addIssue({ code: 'custom', message: 'a comma-separated list of at most 50 delays such as 5s,5m,2h (units ms, s, m, h, d; each at most 30d)' });
+    return z.NEVER;
+  }
+  return delays;
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -67,11 +82,32 @@ const envSchema = z.object({
   METRICS_TOKEN: optionalString.pipe(z.string().min(16).max(1000).optional()),
   METRICS_MAX_OPERATION_NAMES: z.coerce.number().int().min(0).max(10_000).default(100),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
+  // Webhooks (see README, "Webhooks").
+  // Longest an attempt may take, connection and answer included; longer is a failure.
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  // The delays before each retry of a failed delivery; after the last one it is FAILED.
+  WEBHOOK_RETRY_SCHEDULE: z.string().default('5s,5m,30m,2h,5h,10h,14h,20h,24h').pipe(delayList),
+  // An endpoint without a success for this long while its deliveries fail is disabled (FAILING).
+  WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().positive().max(24 * 366).default(120),
+  // How long the previous secret still signs after rotateWebhookSecret.
+  WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(24 * 31).default(24),
+  // Allows http:// webhook URLs in production (https only otherwise; other environments allow both).
+  WEBHOOK_ALLOW_HTTP: boolFromEnv.default(false),
+  // How long an instance holds the deliveries it claimed: another instance retries them once it ends (a crash).
+  WEBHOOK_LEASE_MS: z.coerce.number().int().min(500).max(3_600_000).default(60_000),
+  // Endpoints one instance delivers to at once (each endpoint's first attempts go one after another, in feed order).
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(16),
+  // Whether this instance delivers webhooks (every instance may; they share the work through leases).
+  WEBHOOK_DISPATCHER: boolFromEnv.default(true),
   // Trusted documents (see README, "Trusted documents").
   PERSISTED_DOCUMENTS: z.enum(['off', 'allow', 'require']).optional(),
   PERSISTED_DOCUMENTS_FILE: optionalString,
 }).superRefine((config, issues) => {
   // Without a manifest there is nothing to allow or require: saying so beats a service that refuses every user.
+  // An attempt must end within the lease, or a second instance could start one beside it.
+  if (config.WEBHOOK_LEASE_MS < config.WEBHOOK_TIMEOUT_MS + 1_000) {
+    issues.addIssue({ code: 'custom', path: ['WEBHOOK_LEASE_MS'], message: 'must exceed WEBHOOK_TIMEOUT_MS by at least 1000' });
+  }
   if (config.PERSISTED_DOCUMENTS && config.PERSISTED_DOCUMENTS !== 'off' && !config.PERSISTED_DOCUMENTS_FILE) {
     issues.addIssue({
       code: 'custom',

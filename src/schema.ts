@@ -13,6 +13,7 @@ import './modules/defaults/schema.ts';
 import './modules/runtime/schema.ts';
 import './modules/access/alias-schema.ts';
 import './modules/changes/schema.ts';
+import './modules/webhooks/schema.ts';
 
 const authDirective = new GraphQLDirective({
   name: 'auth',

@@ -34,6 +34,7 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
   const server = http.createServer(app);
   const websockets = attachWebSocket(server, app, services);
   services.changeFeed.startRetention();
+  if (config.WEBHOOK_DISPATCHER) await services.webhooks.start();
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -49,7 +50,9 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
   // Shutdown: fail readiness and keep serving for SHUTDOWN_DRAIN_MS (so balancers
   // stop routing here and every connection already queued is read), then complete
   // every subscription (clients resume elsewhere from their last cursor), stop
-  // accepting, finish in-flight requests, and close the database.
+  // claiming webhook deliveries and finish the attempts in flight (what was claimed and
+  // not attempted is released to the other instances), stop accepting, finish
+  // in-flight requests, and close the database.
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -62,7 +65,7 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
       server.closeAllConnections();
     }, config.SHUTDOWN_GRACE_MS);
     force.unref();
-    await services.changeFeed.close();
+    await Promise.all([services.changeFeed.close(), services.webhooks.close()]);
     await websockets.close().catch((error: unknown) => logger.warn({ err: error }, 'error while closing WebSocket connections'));
     server.close(() => {
       const flushed = tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not export the last spans'));

@@ -22,6 +22,7 @@ import {
 } from 'graphql';
 import { printSchema } from '../../src/schema.ts';
 import { encodeGlobalId } from '../../src/graphql/builder.ts';
+import { encodeCursor } from '../../src/modules/changes/position.ts';
 
 /** The served schema, rebuilt from its printed SDL so directives are readable. */
 export const servedSchema: GraphQLSchema = buildSchema(printSchema());
@@ -73,7 +74,7 @@ export function idSlots(field: GraphQLField<unknown, unknown>): IdSlot[] {
 
 // `id` arguments named after the object they act on; others follow `<type>Id`, but for
 // those named after their role.
-const ID_TYPE_BY_FIELD: Record<string, string> = { disableModel: 'ModelAccess' };
+const ID_TYPE_BY_FIELD: Record<string, string> = { disableModel: 'ModelAccess', rotateWebhookSecret: 'WebhookEndpoint', replayWebhookEvents: 'WebhookEndpoint' };
 const ID_TYPE_BY_ROLE: Record<string, string> = { targetIds: 'CatalogEntry' };
 
 /** The object type an ID argument of root field `field` names ('*' for node lookups), or null when it cannot be told. */
@@ -183,6 +184,9 @@ export function validValue(type: GraphQLInputType, idFor: (path: string[]) => st
   }
   switch (named.name) {
     case 'String':
+      // A webhook URL (never connected to: no dispatcher runs), and a feed cursor of now.
+      if (path.at(-1) === 'url') return 'http://127.0.0.1:9/proof-hook';
+      if (path.join('.') === 'input.after') return encodeCursor({ xid: 1n, id: 0n, time: Date.now() });
       // Also a valid capability name, header name and model name; unique within the run.
       return `proof_${crypto.randomBytes(3).toString('hex')}_${(uniqueSuffix++).toString(36)}`;
     case 'Int':

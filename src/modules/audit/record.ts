@@ -11,9 +11,10 @@ export type ResourceType =
   | 'agent_credentials'
   | 'agent_model_alias'
   | 'workspace'
-  | 'organization';
+  | 'organization'
+  | 'webhook_endpoint';
 
-export type AuditAction = 'create' | 'update' | 'delete' | 'refresh' | 'validate' | 'read';
+export type AuditAction = 'create' | 'update' | 'delete' | 'refresh' | 'validate' | 'read' | 'rotate' | 'replay';
 
 export interface AuditSpec {
   resourceType: ResourceType;

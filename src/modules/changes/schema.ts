@@ -13,7 +13,7 @@ import { bounded } from '../../graphql/input-bounds.ts';
 const ChangeActionEnum = builder.enumType('ChangeAction', { values: ['CREATED', 'UPDATED', 'DELETED'] as const });
 /** The release that added each subject type after the first (printed as the value's description). */
 const SUBJECT_SINCE: Partial<Record<ChangeSubject, string>> = { MODEL_ALIAS: '(v3)' };
-const ChangeSubjectEnum = builder.enumType('ChangeSubject', {
+export const ChangeSubjectEnum = builder.enumType('ChangeSubject', {
   description:
     'The kinds of object the change feed reports. New kinds are added in later releases: clients must tolerate ' +
     'subject types they do not know (skip or ignore those events) rather than fail on them.',
@@ -94,7 +94,7 @@ const ChangeEventConnectionRef = builder.objectRef<ChangeEventPage>('ChangeEvent
   }),
 });
 
-const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
+export const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
   fields: (t) => ({
     subjectTypes: t.field({
       type: [ChangeSubjectEnum],
@@ -105,7 +105,7 @@ const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
   }),
 });
 
-interface ChangeEventFilter {
+export interface ChangeEventFilter {
   subjectTypes?: readonly ChangeSubject[] | null;
   workspaceId?: string | null;
 }
