@@ -125,7 +125,9 @@ describe('tracing in the built service, exported as OTLP/HTTP JSON', () => {
   it('makes each webhook attempt a span of its own, whose outbound request carries its traceparent, without the secret or the body', async () => {
     const hook = await startReceiver();
     try {
-      const created = await post(caller, 'mutation($url: String!) { createWebhookEndpoint(input: { url: $url }) { secret } }', { url: hook.url });
+      // A credential in the path, as chat services' incoming webhooks have: no span records it.
+      const pathSecret = 'T0PS3CR3T-in-the-path';
+      const created = await post(caller, 'mutation($url: String!) { createWebhookEndpoint(input: { url: $url }) { secret } }', { url: `${hook.url}/${pathSecret}?token=${pathSecret}` });
       const signingSecret = created.data.createWebhookEndpoint.secret as string;
       await post(caller, 'mutation { createWorkspace(input: { name: "traced-hook-workspace" }) { workspace { id } } }');
       const [request] = await hook.waitFor(1);
@@ -140,6 +142,9 @@ describe('tracing in the built service, exported as OTLP/HTTP JSON', () => {
       expect(exported).not.toContain(signingSecret.slice(6));
       expect(exported).not.toContain(request!.body);
       expect(exported).not.toContain(String(request!.headers['webhook-signature']).slice(3));
+      expect(request!.path).toContain(pathSecret);
+      expect(exported).not.toContain(pathSecret);
+      expect(outbound.attributes['url.full']).toBe(new URL(hook.url).origin + '/');
     } finally {
       await hook.close();
     }
