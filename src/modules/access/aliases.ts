@@ -7,7 +7,7 @@ import { queryOnConnection, type Tx } from '../../db/scope.ts';
 import { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
 import { runtimeConfig, type ProviderSettings, type ResolvedModelConfig } from '../runtime/service.ts';
-import { assertOwnWorkspace, availableSql } from './effective.ts';
+import { assertOwnWorkspace, availableSql, catalogSeenBy } from './effective.ts';
 import { requireWorkspace } from './service.ts';
 
 /** SPEC §18: what an alias's name may be. */
@@ -57,12 +57,15 @@ export function modelAliasLoader(ctx: Context) {
   });
 }
 
-/** The targets of aliases, in order, batched per request. */
+/**
+ * The targets of aliases the caller may see, in order, batched per request: a
+ * workspace-bound token only those effective in its workspace (SPEC §17).
+ */
 export function aliasTargetsLoader(ctx: Context) {
   return loader<string, AgentCatalog[]>(ctx, 'modelAliasTargets', async (aliasIds) => {
     const rows = await ctx.db.transaction((tx) =>
       tx.agentModelAliasTarget.findMany({
-        where: { aliasId: { in: [...aliasIds] }, organizationId: ctx.db.organizationId },
+        where: { aliasId: { in: [...aliasIds] }, organizationId: ctx.db.organizationId, catalogEntry: catalogSeenBy(ctx) },
         orderBy: [{ aliasId: 'asc' }, { position: 'asc' }],
         include: { catalogEntry: true },
       }),
@@ -353,11 +356,14 @@ export async function resolveAlias(
       const alias = aliasRow(found.alias);
       op.resourceId = alias.id;
       const targets = found.targets.map((target) => ({ ...target, entry: catalogRow(target.entry) }));
-      const entries = targets.map((target) => target.entry);
-      aliasTargetsLoader(ctx).prime(alias.id, entries);
+      const usable = targets.filter((target) => target.usable);
+      // What aliasTargetsLoader lists to this caller: a workspace-bound token resolves for its
+      // own workspace, so the targets it may see (catalogSeenBy) are exactly the usable ones.
+      const seen = ctx.principal.workspaceId ? usable : targets;
+      aliasTargetsLoader(ctx).prime(alias.id, seen.map((target) => target.entry));
       return {
         alias,
-        configs: targets.filter((target) => target.usable).map((target) => runtimeConfig(ctx, target.entry, providerSettings(target.provider))),
+        configs: usable.map((target) => runtimeConfig(ctx, target.entry, providerSettings(target.provider))),
         skipped: targets.filter((target) => !target.usable).map((target) => target.entry),
       };
     });
