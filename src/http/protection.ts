@@ -243,7 +243,14 @@ export function documentCaches() {
 export function queryProtections(config: Config, schema: GraphQLSchema): Plugin[] {
   const plugins: Plugin[] = [
     // Tokens are counted while parsing, which stops at the limit.
-    maxTokensPlugin({ n: config.MAX_QUERY_TOKENS, exposeLimits: true, propagateOnRejection: true }) as Plugin,
+    // A refused limit is GRAPHQL_VALIDATION_FAILED (SPEC §17), the token limit too, though
+    // it stops the parser (which would make it GRAPHQL_PARSE_FAILED).
+    maxTokensPlugin({
+      n: config.MAX_QUERY_TOKENS,
+      exposeLimits: true,
+      propagateOnRejection: true,
+      onReject: [(_context, error) => void Object.assign(error.extensions, { code: 'GRAPHQL_VALIDATION_FAILED', limit: config.MAX_QUERY_TOKENS })],
+    }) as Plugin,
     useExpandedSizeLimits(config),
     // Bounds first: the cost is computed from the (bounded) variables.
     useInputBounds(schema, config),

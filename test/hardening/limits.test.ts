@@ -35,7 +35,9 @@ describe('query protections', () => {
 
   it('refuses documents with too many tokens before parsing them fully', async () => {
     const response = await t.request(`{ viewer { ${'subject '.repeat(300)} } }`, {}, { token });
-    expect(codes(response)).toEqual(['GRAPHQL_PARSE_FAILED']);
+    expect(codes(response)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(response.errors?.[0]?.extensions?.limit).toBe(Number(t.config.MAX_QUERY_TOKENS));
+    expect(response.errors?.[0]?.message).toMatch(/Token limit/);
   });
 
   it('multiplies connection sizes into the cost and refuses expensive operations without touching data', async () => {
