@@ -103,3 +103,15 @@ export async function startServiceProcess(
     stop,
   };
 }
+
+/** POSTs an operation with a bearer token to an endpoint; resolves to its data, throws with the whole answer on any error. */
+export async function postData<T = any>(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown };
+  if (!body.data || body.errors) throw new Error(JSON.stringify(body));
+  return body.data;
+}
