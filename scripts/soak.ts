@@ -11,6 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import pg from 'pg';
 import { mintToken } from '../src/security/tokens.ts';
+import { freePort } from '../test/support/free-port.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 30);
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 32);
@@ -22,14 +23,6 @@ interface Outcome {
   operation: string;
   status: number;
   code?: string;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A stand-in OpenAI-compatible provider on loopback. */

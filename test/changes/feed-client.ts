@@ -176,3 +176,21 @@ export async function untilSubscribed(t: TestApp, count: number, timeoutMs = 5_0
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** Opens subscriptions one after another, each counted open before the next. */
+export async function openInTurn(t: TestApp, ...starts: (() => Subscription)[]): Promise<Subscription[]> {
+  const subscriptions: Subscription[] = [];
+  for (const start of starts) {
+    const before = t.services.changeFeed.openSubscriptions;
+    subscriptions.push(start());
+    await untilSubscribed(t, before + 1);
+  }
+  return subscriptions;
+}
+
+/** Closes the subscriptions and waits (at most 5 s) until the feed counts none open. */
+export async function closeAll(t: TestApp, subscriptions: Subscription[]): Promise<void> {
+  for (const subscription of subscriptions) subscription.close();
+  const deadline = Date.now() + 5_000;
+  while (t.services.changeFeed.openSubscriptions > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}

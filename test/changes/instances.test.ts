@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process.ts';
+import { postData as post, startServiceProcess, type ServiceProcess } from '../support/service-process.ts';
 import { mintToken } from '../../src/security/tokens.ts';
 import { subscribeSse, type SeenEvent } from './feed-client.ts';
 
@@ -10,17 +10,6 @@ const SECRET = crypto.randomBytes(32).toString('base64');
 
 let database: TestDatabase;
 let instances: ServiceProcess[] = [];
-
-async function post<T = any>(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: T; errors?: unknown };
-  if (!body.data || body.errors) throw new Error(JSON.stringify(body));
-  return body.data;
-}
 
 const EVENT_FIELDS = 'cursor action subjectType subjectId workspaceId catalogEntryId actorSubject occurredAt';
 

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, type TestApp } from '../support/harness.ts';
-import { EVENT_FIELDS, feedHead, readFeed, subscribeSse, subscribeWs, untilSubscribed, type Subscription } from './feed-client.ts';
+import { EVENT_FIELDS, feedHead, readFeed, subscribeSse, subscribeWs, untilSubscribed, openInTurn, closeAll } from './feed-client.ts';
 
 let t: TestApp;
 let url: string;
@@ -15,22 +15,6 @@ afterAll(() => t.close());
 // The cursor and filter are arguments of the root field: they choose events, not what an event becomes.
 const QUERY = `subscription Follow($from: String, $only: ChangeEventFilter) { changes(after: $from, filter: $only) { ${EVENT_FIELDS} } }`;
 
-async function open(...starts: (() => Subscription)[]): Promise<Subscription[]> {
-  const subscriptions: Subscription[] = [];
-  for (const start of starts) {
-    const before = t.services.changeFeed.openSubscriptions;
-    subscriptions.push(start());
-    await untilSubscribed(t, before + 1);
-  }
-  return subscriptions;
-}
-
-async function closeAll(subscriptions: Subscription[]): Promise<void> {
-  for (const subscription of subscriptions) subscription.close();
-  const deadline = Date.now() + 5_000;
-  while (t.services.changeFeed.openSubscriptions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-}
-
 const createWorkspace = async (token: string, name: string) =>
   ok(await t.request<any>('mutation($name: String!) { createWorkspace(input: { name: $name }) { workspace { id databaseId } } }', { name }, { token }))
     .createWorkspace.workspace as { id: string; databaseId: string };
@@ -43,7 +27,7 @@ describe('shared execution of subscriptions', () => {
       await t.token({ organizationId: org.id, subject: 'bob', scopes: ['agent:read'] }),
     ];
     const head = await feedHead(t, org.token);
-    const subscriptions = await open(
+    const subscriptions = await openInTurn(t,
       () => subscribeSse(url, alice, { query: QUERY }),
       () => subscribeWs(url, bob, { query: QUERY }),
       () => subscribeSse(t, bob, { query: QUERY, variables: { from: head } }),
@@ -55,7 +39,7 @@ describe('shared execution of subscriptions', () => {
     const feed = await readFeed(t, org.token, head);
     expect(feed).toHaveLength(2);
     for (const subscription of subscriptions) expect(await subscription.waitFor(2)).toEqual(feed);
-    await closeAll(subscriptions);
+    await closeAll(t, subscriptions);
     expect(t.services.changeFeed.groups.size).toBe(0);
   });
 
@@ -64,10 +48,10 @@ describe('shared execution of subscriptions', () => {
     // A variable map with a `filter` of its own: only `$types` is the operation's.
     const query = `subscription($types: [ChangeSubject!]) { changes(filter: { subjectTypes: $types }) { ${EVENT_FIELDS} } }`;
     const variables = { types: ['WORKSPACE'], filter: { subjectTypes: ['DEFAULT_MODEL'] } };
-    const [sse, ws] = await open(() => subscribeSse(url, org.token, { query, variables }), () => subscribeWs(url, org.token, { query, variables }));
+    const [sse, ws] = await openInTurn(t, () => subscribeSse(url, org.token, { query, variables }), () => subscribeWs(url, org.token, { query, variables }));
     const created = await createWorkspace(org.token, 'by-document');
     for (const subscription of [sse!, ws!]) expect((await subscription.waitFor(1))[0]).toMatchObject({ subjectType: 'WORKSPACE', subjectId: created.id });
-    await closeAll([sse!, ws!]);
+    await closeAll(t, [sse!, ws!]);
   });
 
   it('never groups different visibility: organization and bound tokens, different scopes, other organizations, other selections', async () => {
@@ -77,7 +61,7 @@ describe('shared execution of subscriptions', () => {
     const bound = await t.token({ organizationId: a.id, subject: 'reader', workspaceId: mine.databaseId, scopes: ['agent:read'] });
     const writer = await t.token({ organizationId: a.id, subject: 'reader', scopes: ['agent:read', 'agent:create'] });
     const outsider = await t.token({ organizationId: b.id, subject: 'reader', scopes: ['agent:read'] });
-    const [orgWide, boundSse, boundWs, wider, fromB, narrower] = await open(
+    const [orgWide, boundSse, boundWs, wider, fromB, narrower] = await openInTurn(t,
       () => subscribeSse(url, reader, { query: QUERY }),
       () => subscribeSse(url, bound, { query: QUERY }),
       () => subscribeWs(url, bound, { query: QUERY }),
@@ -100,7 +84,7 @@ describe('shared execution of subscriptions', () => {
     expect((await fromB!.waitFor(1))[0]).toMatchObject({ action: 'CREATED', subjectType: 'WORKSPACE' });
     await new Promise((r) => setTimeout(r, 300));
     expect([boundSse!, boundWs!, fromB!].map((subscription) => subscription.events.length)).toEqual([1, 1, 1]);
-    await closeAll([orgWide!, boundSse!, boundWs!, wider!, fromB!, narrower!]);
+    await closeAll(t, [orgWide!, boundSse!, boundWs!, wider!, fromB!, narrower!]);
   });
 
   it('a reader that stops reading does not delay the others of its group', async () => {
@@ -115,7 +99,7 @@ describe('shared execution of subscriptions', () => {
     );
     socket.pause(); // never reads
     await untilSubscribed(t, 1);
-    const [sse, ws] = await open(() => subscribeSse(url, org.token, { query: QUERY }), () => subscribeWs(url, org.token, { query: QUERY }));
+    const [sse, ws] = await openInTurn(t, () => subscribeSse(url, org.token, { query: QUERY }), () => subscribeWs(url, org.token, { query: QUERY }));
     expect(t.services.changeFeed.groups.size).toBe(1);
     let delivered = 0;
     t.services.changeFeed.onDelivered = () => delivered++;
@@ -133,6 +117,6 @@ describe('shared execution of subscriptions', () => {
     expect(delivered).toBeLessThan(2.75 * total);
     t.services.changeFeed.onDelivered = undefined;
     socket.destroy();
-    await closeAll([sse!, ws!]);
+    await closeAll(t, [sse!, ws!]);
   }, 180_000);
 });

@@ -4,7 +4,7 @@ import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startTestApp, ok, type TestApp } from '../support/harness.ts';
 import { decodeCursor, encodeCursor } from '../../src/modules/changes/position.ts';
-import { feedHead, kinds, readFeed, subscribeSse, subscribeWs, untilSubscribed, type Subscription } from './feed-client.ts';
+import { feedHead, kinds, readFeed, subscribeSse, subscribeWs, untilSubscribed, openInTurn, closeAll } from './feed-client.ts';
 
 let t: TestApp;
 let url: string;
@@ -23,27 +23,10 @@ async function workspaces(token: string, names: string[]) {
   return created;
 }
 
-/** Opens subscriptions one after another, each counted open before the next. */
-async function open(...starts: (() => Subscription)[]): Promise<Subscription[]> {
-  const subscriptions: Subscription[] = [];
-  for (const start of starts) {
-    const before = t.services.changeFeed.openSubscriptions;
-    subscriptions.push(start());
-    await untilSubscribed(t, before + 1);
-  }
-  return subscriptions;
-}
-
-const closeAll = async (subscriptions: Subscription[]) => {
-  for (const subscription of subscriptions) subscription.close();
-  const deadline = Date.now() + 5_000;
-  while (t.services.changeFeed.openSubscriptions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-};
-
 describe('subscriptions', () => {
   it('deliver what commits, in feed order, over SSE and WebSocket (token in the payload or the upgrade header)', async () => {
     const org = await t.organization();
-    const subscriptions = await open(
+    const subscriptions = await openInTurn(t,
       () => subscribeSse(t, org.token),
       () => subscribeSse(url, org.token),
       () => subscribeWs(url, org.token, { tokenIn: 'payload' }),
@@ -56,11 +39,11 @@ describe('subscriptions', () => {
       expect(events.map((event) => event.subjectId)).toEqual(created.map((workspace) => workspace.id));
       expect(events).toEqual(feed);
     }
-    await closeAll(subscriptions);
-    const viaHeader = await open(() => subscribeWs(url, org.token, { tokenIn: 'header' }));
+    await closeAll(t, subscriptions);
+    const viaHeader = await openInTurn(t, () => subscribeWs(url, org.token, { tokenIn: 'header' }));
     await workspaces(org.token, ['d']);
     expect(kinds(await viaHeader[0]!.waitFor(1))).toEqual(['WORKSPACE CREATED']);
-    await closeAll(viaHeader);
+    await closeAll(t, viaHeader);
   });
 
   it('resume after a cursor: replay what followed it, then stream live, nothing twice', async () => {
@@ -68,7 +51,7 @@ describe('subscriptions', () => {
     const head = await feedHead(t, org.token);
     await workspaces(org.token, ['r1', 'r2', 'r3', 'r4']);
     const before = await readFeed(t, org.token, head);
-    const [sse, ws] = await open(
+    const [sse, ws] = await openInTurn(t,
       () => subscribeSse(t, org.token, { after: before[1]!.cursor }),
       () => subscribeWs(url, org.token, { after: head }),
     );
@@ -79,14 +62,14 @@ describe('subscriptions', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(sse!.events).toHaveLength(3);
     expect(ws!.events).toHaveLength(5);
-    await closeAll([sse!, ws!]);
+    await closeAll(t, [sse!, ws!]);
   });
 
   it('filter, and keep tenants and workspaces apart', async () => {
     const [a, b] = [await t.organization('A'), await t.organization('B')];
     const [mine, other] = await workspaces(a.token, ['mine', 'other']);
     const bound = await t.token({ organizationId: a.id, workspaceId: mine.databaseId, scopes: ['agent:read'] });
-    const [fromB, fromBound, onlyOther] = await open(
+    const [fromB, fromBound, onlyOther] = await openInTurn(t,
       () => subscribeSse(t, b.token),
       () => subscribeWs(url, bound),
       () => subscribeSse(t, a.token, { filter: { workspaceId: other.id, subjectTypes: ['WORKSPACE'] } }),
@@ -103,13 +86,13 @@ describe('subscriptions', () => {
     expect(fromBound!.events).toHaveLength(1);
     expect(onlyOther!.events).toHaveLength(1);
     expect(await readFeed(t, a.token, head)).toHaveLength(2);
-    await closeAll([fromB!, fromBound!, onlyOther!]);
+    await closeAll(t, [fromB!, fromBound!, onlyOther!]);
   });
 
   it('end with UNAUTHENTICATED when the token expires, then complete', async () => {
     const org = await t.organization();
     const shortLived = await t.token({ organizationId: org.id, expiresIn: '2s' });
-    const [sse, ws] = await open(() => subscribeSse(t, shortLived), () => subscribeWs(url, shortLived));
+    const [sse, ws] = await openInTurn(t, () => subscribeSse(t, shortLived), () => subscribeWs(url, shortLived));
     await Promise.all([sse!.done, ws!.done]);
     for (const subscription of [sse!, ws!]) {
       expect(JSON.stringify(subscription.errors)).toContain('UNAUTHENTICATED');
@@ -119,14 +102,14 @@ describe('subscriptions', () => {
 
   it('refuse subscriptions beyond the per-actor and per-instance limits; the open ones keep working', async () => {
     const org = await t.organization();
-    const first = await open(() => subscribeSse(t, org.token), () => subscribeWs(url, org.token), () => subscribeSse(t, org.token));
+    const first = await openInTurn(t, () => subscribeSse(t, org.token), () => subscribeWs(url, org.token), () => subscribeSse(t, org.token));
     const refused = subscribeSse(t, org.token);
     await refused.done;
     expect(JSON.stringify(refused.errors)).toContain('RATE_LIMITED');
     const others = [];
     for (let i = 0; i < 3; i++) {
       const token = await t.token({ organizationId: org.id, subject: `other-${i}` });
-      others.push(...(await open(() => subscribeSse(t, token), () => subscribeSse(t, token), () => subscribeWs(url, token))));
+      others.push(...(await openInTurn(t, () => subscribeSse(t, token), () => subscribeSse(t, token), () => subscribeWs(url, token))));
     }
     expect(t.services.changeFeed.openSubscriptions).toBe(12);
     const overInstance = subscribeWs(url, await t.token({ organizationId: org.id, subject: 'one-more' }));
@@ -134,7 +117,7 @@ describe('subscriptions', () => {
     expect(JSON.stringify(overInstance.errors)).toContain('RATE_LIMITED');
     await workspaces(org.token, ['still']);
     for (const subscription of [...first, ...others]) expect(kinds(await subscription.waitFor(1))).toEqual(['WORKSPACE CREATED']);
-    await closeAll([...first, ...others]);
+    await closeAll(t, [...first, ...others]);
   });
 
   it('refuse bad cursors, missing scopes and missing tokens with their codes', async () => {

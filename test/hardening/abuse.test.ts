@@ -5,36 +5,15 @@ import fs from 'node:fs';
 import { getNamedType, isAbstractType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process.ts';
+import { postRaw, startServiceProcess, type RawReply, type ServiceProcess } from '../support/service-process.ts';
 import { startCommand } from '../../scripts/start-command.ts';
 import { absentId, buildOperation, listSlots, listValue, rootFields, selectionFor, slotType } from '../proof/schema-walk.ts';
-
-interface Reply {
-  status: number;
-  body: { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] } | null;
-  ms: number;
-}
 
 let database: TestDatabase;
 let service: ServiceProcess;
 
 /** Sends a raw body (a string is sent as is) to the service's endpoint. */
-async function post(body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const started = Date.now();
-  const response = await fetch(service.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${service.token}`, ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: Reply['body'] = null;
-  try {
-    parsed = JSON.parse(text) as Reply['body'];
-  } catch {
-    // Not JSON: the assertions below report the status.
-  }
-  return { status: response.status, body: parsed, ms: Date.now() - started };
-}
+const post = (body: unknown): Promise<RawReply> => postRaw(service, body);
 
 /** VmRSS and VmHWM of the service process, in MiB. */
 function memory(): { rss: number; peak: number } {
@@ -63,7 +42,7 @@ describe('hostile requests (GraphQL Armor and OWASP classes)', () => {
     for (let i = 0; i < levels; i++) selection = `customProvider { models { edges { node { ${selection} } } } }`;
     return `{ catalogEntries { edges { node { ${selection} } } } }`;
   };
-  const scenarios: [string, () => Promise<Reply>, RegExp][] = [
+  const scenarios: [string, () => Promise<RawReply>, RegExp][] = [
     ['a list of 20 000 ids in the variables (1.2 MB)', () => post({ query: 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }', variables: { ids: ids(20_000) } }), /BAD_USER_INPUT/],
     ['a list of 10 000 ids under the variables limit', () => post({ query: 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }', variables: { ids: ids(10_000) } }), /BAD_USER_INPUT/],
     ['a 1.5 MB string', () => post({ query: 'query($s: String) { catalogEntries(filter: { provider: $s }) { totalCount } }', variables: { s: 'x'.repeat(1_500_000) } }), /BAD_USER_INPUT/],

@@ -7,13 +7,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process.ts';
-
-interface Reply {
-  status: number;
-  body: { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] } | null;
-  ms: number;
-}
+import { postRaw, startServiceProcess, type RawReply, type ServiceProcess } from '../support/service-process.ts';
 
 let database: TestDatabase;
 /** Default limits. */
@@ -21,22 +15,8 @@ let service: ServiceProcess;
 /** MAX_QUERY_COST=1: every operation is refused with its cost. */
 let costing: ServiceProcess;
 
-async function post(target: ServiceProcess, query: string, options: { variables?: Record<string, unknown>; anonymous?: boolean } = {}): Promise<Reply> {
-  const started = performance.now();
-  const response = await fetch(target.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(options.anonymous ? {} : { authorization: `Bearer ${target.token}` }) },
-    body: JSON.stringify({ query, variables: options.variables }),
-  });
-  const text = await response.text();
-  let body: Reply['body'] = null;
-  try {
-    body = JSON.parse(text) as Reply['body'];
-  } catch {
-    // Not JSON: the assertions report the status.
-  }
-  return { status: response.status, body, ms: performance.now() - started };
-}
+const post = (target: ServiceProcess, query: string, options: { variables?: Record<string, unknown>; anonymous?: boolean } = {}) =>
+  postRaw(target, { query, variables: options.variables }, { anonymous: options.anonymous });
 
 /** Asks /healthz one request after another until stopped; resolves to the longest wait. */
 function healthLoop(target: ServiceProcess) {
@@ -90,7 +70,7 @@ afterAll(async () => {
 });
 
 /** Sends `query` while /healthz is asked meanwhile: refused before it ran, within 1 s, /healthz never 500 ms late. */
-async function expectRefusedPromptly(query: string, options: { anonymous?: boolean } = {}): Promise<Reply> {
+async function expectRefusedPromptly(query: string, options: { anonymous?: boolean } = {}): Promise<RawReply> {
   expect(Buffer.byteLength(JSON.stringify({ query }))).toBeLessThanOrEqual(MAX_REQUEST_BYTES - ENVELOPE);
   const health = healthLoop(service);
   await new Promise((resolve) => setTimeout(resolve, 50));

@@ -103,3 +103,47 @@ export async function startServiceProcess(
     stop,
   };
 }
+
+/** POSTs an operation with a bearer token to an endpoint; resolves to its data, throws with the whole answer on any error. */
+export async function postData<T = any>(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown };
+  if (!body.data || body.errors) throw new Error(JSON.stringify(body));
+  return body.data;
+}
+
+export interface RawReply {
+  status: number;
+  body: { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] } | null;
+  ms: number;
+}
+
+/**
+ * POSTs a body (a string is sent as it is) to a started service's endpoint, with its
+ * token unless `anonymous`; the body is null when the answer is not JSON, so that
+ * assertions report the status.
+ */
+export async function postRaw(
+  target: ServiceProcess,
+  body: unknown,
+  options: { anonymous?: boolean } = {},
+): Promise<RawReply> {
+  const started = performance.now();
+  const response = await fetch(target.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(options.anonymous ? {} : { authorization: `Bearer ${target.token}` }) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: RawReply['body'] = null;
+  try {
+    parsed = JSON.parse(text) as RawReply['body'];
+  } catch {
+    // Not JSON.
+  }
+  return { status: response.status, body: parsed, ms: performance.now() - started };
+}

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startServiceProcess, type ServiceProcess } from '../support/service-process.ts';
+import { postData as post, startServiceProcess, type ServiceProcess } from '../support/service-process.ts';
 import { mintToken } from '../../src/security/tokens.ts';
 import { startReceiver, type Answer, type Receiver } from './receiver.ts';
 
@@ -14,17 +14,6 @@ let receiver: Receiver;
 let answer: () => Answer = () => ({ status: 200, delayMs: 5 });
 const instances: ServiceProcess[] = [];
 let env: Record<string, string>;
-
-async function post<T = any>(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: T; errors?: unknown };
-  if (!body.data || body.errors) throw new Error(JSON.stringify(body));
-  return body.data;
-}
 
 async function readCursors(url: string, token: string, after: string): Promise<string[]> {
   const cursors: string[] = [];

@@ -1,9 +1,9 @@
 // The receiver of README.md ("Webhooks"), run as written: it verifies, drops repeats and
 // applies each subject's events in feed order.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePort } from '../support/free-port.ts';
 import { ok, startTestApp, type TestApp } from '../support/harness.ts';
 
 let app: TestApp;
@@ -17,14 +17,6 @@ afterAll(async () => {
   fs.rmSync(file, { force: true });
   await app?.close();
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 it('the README receiver verifies every delivery, drops a repeat and applies each subject in feed order', async () => {
   const readme = fs.readFileSync(path.join(import.meta.dirname, '../../README.md'), 'utf8');

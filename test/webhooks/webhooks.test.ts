@@ -77,6 +77,19 @@ async function deliveriesOnceRecorded(token: string, done: (endpoints: any[]) =>
   }
 }
 
+/** A write of the organization in flight: its event recorded, its transaction held open until `release`. */
+async function writeInFlight(organizationId: string, name: string) {
+  const release = Promise.withResolvers<void>();
+  const recorded = Promise.withResolvers<void>();
+  const done = scopedTransaction(app.services.database.prisma, { kind: 'tenant', organizationId }, async (tx) => {
+    await tx.workspace.create({ data: { organizationId, name } });
+    recorded.resolve();
+    await release.promise;
+  });
+  await recorded.promise;
+  return { release: () => release.resolve(), done };
+}
+
 const head = async (token: string) => ok(await app.request<any>('{ changeFeedHead }', {}, { token })).changeFeedHead as string;
 
 describe('webhook endpoints', () => {
@@ -457,21 +470,14 @@ describe('webhook endpoints', () => {
     const org = await app.organization('Racing');
     const hook = await receiver();
     // A write in flight: its event is recorded, its transaction not committed yet.
-    const release = Promise.withResolvers<void>();
-    const recorded = Promise.withResolvers<void>();
-    const writing = scopedTransaction(app.services.database.prisma, { kind: 'tenant', organizationId: org.id }, async (tx) => {
-      await tx.workspace.create({ data: { organizationId: org.id, name: 'in flight' } });
-      recorded.resolve();
-      await release.promise;
-    });
-    await recorded.promise;
+    const writing = await writeInFlight(org.id, 'in flight');
     let created = false;
     const creating = createEndpoint(org.token, { url: hook.url }).then((answer) => ((created = true), answer));
     await new Promise((resolve) => setTimeout(resolve, 300));
     // PGlite runs one transaction at a time; on PostgreSQL the create waits for the lock.
     if (app.services.database.kind === 'postgres') expect(created).toBe(false);
-    release.resolve();
-    await writing;
+    writing.release();
+    await writing.done;
     await creating;
     await createWorkspace(org.token, 'after');
     const [first] = await hook.waitFor(1);
@@ -485,14 +491,7 @@ describe('webhook endpoints', () => {
 
   it.skipIf(!process.env.DATABASE_URL)('refuse an endpoint change with CONFLICT, never a deadlock, while writes never pause', async () => {
     const org = await app.organization('Busy');
-    const release = Promise.withResolvers<void>();
-    const recorded = Promise.withResolvers<void>();
-    const writing = scopedTransaction(app.services.database.prisma, { kind: 'tenant', organizationId: org.id }, async (tx) => {
-      await tx.workspace.create({ data: { organizationId: org.id, name: 'long write' } });
-      recorded.resolve();
-      await release.promise;
-    });
-    await recorded.promise;
+    const writing = await writeInFlight(org.id, 'long write');
     try {
       const started = Date.now();
       const refused = await app.request<any>(CREATE, { input: { url: 'http://127.0.0.1:9/busy' } }, { token: org.token });
@@ -501,8 +500,8 @@ describe('webhook endpoints', () => {
       // Other writers were never held back meanwhile.
       expect(await createWorkspace(org.token, 'meanwhile')).toBeTruthy();
     } finally {
-      release.resolve();
-      await writing;
+      writing.release();
+      await writing.done;
     }
     expect(ok(await app.request<any>('{ webhookEndpoints { totalCount } }', {}, { token: org.token })).webhookEndpoints.totalCount).toBe(0);
   }, 20_000);

@@ -1,5 +1,4 @@
 import type { Context } from '../../graphql/context.ts';
-import type { Tx } from '../../db/scope.ts';
 import type { AgentCatalog, AgentCustomProvider } from '../../generated/prisma/client.ts';
 import { conflict, forbidden, notFound } from '../../graphql/errors.ts';
 import { outboundUrlRefusal } from '../../security/outbound-http.ts';
@@ -57,8 +56,10 @@ export async function resolveModelConfig(
         throw forbidden(`the model is not enabled for ${workspaceId ? 'this workspace' : 'the organization'}`);
       }
 
-      const [config] = await runtimeConfigs(ctx, tx, [entry]);
-      return config!;
+      const provider = entry.customProviderId
+        ? await tx.agentCustomProvider.findFirst({ where: { id: entry.customProviderId, organizationId } })
+        : null;
+      return runtimeConfig(ctx, entry, provider);
     });
   } catch (error) {
     await op.fail(error);
@@ -101,17 +102,6 @@ export function runtimeConfig(ctx: Context, entry: AgentCatalog, provider: Provi
     apiKey: secrets.apiKey ?? null,
     customHeaders: secrets.customHeaders ?? [],
   };
-}
-
-/** The runtime configurations of entries the caller may use, in their order; one statement for all their providers. */
-export async function runtimeConfigs(ctx: Context, tx: Tx, entries: readonly AgentCatalog[]): Promise<ResolvedModelConfig[]> {
-  const providerIds = [...new Set(entries.flatMap((entry) => (entry.customProviderId ? [entry.customProviderId] : [])))];
-  const providers =
-    providerIds.length === 0
-      ? []
-      : await tx.agentCustomProvider.findMany({ where: { id: { in: providerIds }, organizationId: ctx.db.organizationId } });
-  const byId = new Map(providers.map((provider) => [provider.id, provider]));
-  return entries.map((entry) => runtimeConfig(ctx, entry, entry.customProviderId ? (byId.get(entry.customProviderId) ?? null) : null));
 }
 
 /** Records a call refused before it ran (missing scope, wrong kind of token). */
