@@ -4,7 +4,7 @@ import fs from 'node:fs';
 /** Every child the bench started, so that an abort can stop them (by pid, nothing broader). */
 const children = new Set<ChildProcess>();
 
-export { freePort } from '../test/support/free-port.ts';
+export { freePort } from '../scripts/free-port.ts';
 
 export interface ServerProcess {
   name: string;

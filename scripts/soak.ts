@@ -11,7 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import pg from 'pg';
 import { mintToken } from '../src/security/tokens.ts';
-import { freePort } from '../test/support/free-port.ts';
+import { freePort } from './free-port.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 30);
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 32);
