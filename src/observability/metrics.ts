@@ -67,15 +67,8 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly #webhookDeliveries = new Counter({
-    name: 'mcp_webhook_deliveries_total',
-    help: 'Webhook delivery attempts by outcome (succeeded, retrying, failed: retries exhausted, gone: 410)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-
+  /** One attempt: its `_count` by outcome is the deliveries by outcome (SPEC §19), its buckets their durations. */
   webhookAttempted(outcome: string, seconds: number): void {
-    this.#webhookDeliveries.inc({ outcome });
     this.#webhookAttempts.observe({ outcome }, seconds);
   }
 

@@ -113,7 +113,7 @@ describe.skipIf(!onPostgres)('webhooks across service processes on one database'
     const attempted = await Promise.all(
       instances.map(async (instance) => {
         const text = await (await fetch(instance.url.replace('/graphql', '/metrics'))).text();
-        return Number(/mcp_webhook_deliveries_total\{outcome="succeeded"\} (\d+)/.exec(text)?.[1] ?? 0);
+        return Number(/mcp_webhook_attempt_duration_seconds_count\{outcome="succeeded"\} (\d+)/.exec(text)?.[1] ?? 0);
       }),
     );
     expect(attempted[0]! + attempted[1]!).toBeGreaterThanOrEqual(1000);
