@@ -25,6 +25,8 @@ export const SHAPE = {
   tenantExtraWorkspaceGrants: 3_000,
   /** Share of an organization's visible entries enabled at organization level (other orgs). */
   otherOrgLevelShare: 0.8,
+  /** Organization-level aliases of the measured tenant; the override workspace overrides the first half. */
+  tenantAliases: 200,
 } as const;
 
 const PLATFORM_PROVIDERS = ['openai', 'anthropic', 'gemini', 'mistral'] as const;
@@ -44,6 +46,8 @@ export interface Dataset {
   };
   /** Catalog ids visible to the measured tenant (platform + own), for the mutation scenario. */
   visibleCatalogIds: string[];
+  /** Names of the tenant's aliases (A1): each at organization level, the first half also in the override workspace. */
+  aliasNames: string[];
   counts: {
     organizations: number;
     workspaces: number;
@@ -248,6 +252,19 @@ export async function seed(url: string, seedValue: number): Promise<Dataset> {
       grant(orgIndex, overriding[w]!.id, n);
     });
   });
+  // Aliases of the tenant: 1 to 10 targets each (the count cycling with the index), drawn
+  // from its visible catalog, so some are usable in a workspace and some are skipped.
+  const aliasNames = Array.from({ length: SHAPE.tenantAliases }, (_, i) => `route-${String(i).padStart(3, '0')}`);
+  const aliases: { id: string; workspaceId: string | null; name: string }[] = [];
+  const aliasTargets: { aliasId: string; position: number; catalogId: string }[] = [];
+  const addAlias = (name: string, workspaceId: string | null, targets: number) => {
+    const id = rng.uuid();
+    aliases.push({ id, workspaceId, name });
+    rng.sample(visibleByOrg[0]!, targets).forEach((catalogId, position) => aliasTargets.push({ aliasId: id, position, catalogId }));
+  };
+  aliasNames.forEach((name, i) => addAlias(name, null, 1 + (i % 10)));
+  aliasNames.slice(0, SHAPE.tenantAliases / 2).forEach((name, i) => addAlias(name, tenantWs[0]!.id, 10 - (i % 10)));
+
   if (catalog.length !== SHAPE.catalogRows || grants.length !== SHAPE.grants) {
     throw new Error(`dataset shape: built ${catalog.length} catalog rows and ${grants.length} grants`);
   }
@@ -279,6 +296,21 @@ export async function seed(url: string, seedValue: number): Promise<Dataset> {
       ['uuid', 'uuid', 'uuid', 'uuid', 'timestamptz'],
       grants.map((g) => [g.id, g.organizationId, g.workspaceId, g.catalogId, g.createdAt]),
     );
+    const tenant = organizations[0]!.id;
+    await insertColumns(
+      client,
+      'agent_model_alias',
+      ['id', 'organization_id', 'workspace_id', 'name'],
+      ['uuid', 'uuid', 'uuid', 'text'],
+      aliases.map((a) => [a.id, tenant, a.workspaceId, a.name]),
+    );
+    await insertColumns(
+      client,
+      'agent_model_alias_target',
+      ['organization_id', 'alias_id', 'position', 'catalog_id'],
+      ['uuid', 'uuid', 'int2', 'uuid'],
+      aliasTargets.map((t) => [tenant, t.aliasId, t.position, t.catalogId]),
+    );
     await client.query('COMMIT');
     await client.query('VACUUM ANALYZE');
   } catch (error) {
@@ -293,6 +325,7 @@ export async function seed(url: string, seedValue: number): Promise<Dataset> {
     organizationId: tenantId,
     workspaces: { override: tenantWs[0]!.id, inherit: tenantWs[1]!.id, mutations: tenantWs[2]!.id },
     visibleCatalogIds: visibleByOrg[0]!,
+    aliasNames,
     counts: {
       organizations: organizations.length,
       workspaces: workspaces.length,

@@ -25,6 +25,8 @@ export interface BenchOptions {
   serviceMetrics: boolean;
   /** Under which every target writes a V8 CPU profile of its run (`--cpu-prof`, one folder per target); empty = none. */
   cpuProfileDir: string;
+  /** E1's subscriber counts, one measurement each. */
+  e1Subscribers: number[];
 }
 
 function number(name: string, fallback: number, min: number, max: number): number {
@@ -45,6 +47,18 @@ function list(name: string): Set<string> {
       .map((s) => s.trim())
       .filter(Boolean),
   );
+}
+
+function counts(name: string, fallback: number[], min: number, max: number): number[] {
+  const raw = [...list(name)];
+  if (raw.length === 0) return fallback;
+  return raw.map((item) => {
+    const value = Number(item);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`${name} must list whole numbers between ${min} and ${max} (got ${JSON.stringify(item)})`);
+    }
+    return value;
+  });
 }
 
 function onOff(name: string, fallback: boolean): boolean {
@@ -84,6 +98,7 @@ export function loadOptions(): BenchOptions {
     maxSeconds: number('BENCH_MAX_SECONDS', 900, 30, 3600),
     serviceMetrics: onOff('BENCH_METRICS', true),
     cpuProfileDir: process.env.BENCH_CPU_PROF_DIR ? path.resolve(process.env.BENCH_CPU_PROF_DIR) : '',
+    e1Subscribers: counts('BENCH_E1_SUBSCRIBERS', [20, 200], 1, 20_000),
   };
 }
 

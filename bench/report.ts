@@ -1,3 +1,4 @@
+import type { WebhookResult } from './webhooks.ts';
 import type { Dataset } from './dataset.ts';
 import type { LatencySummary } from './load.ts';
 import type { StatementCounts } from './pg-counting-proxy.ts';
@@ -49,6 +50,8 @@ export interface ScenarioResult {
   statementsPerChange?: number;
   /** E1: events that did not arrive within two seconds of the last change. */
   missingDeliveries?: number;
+  /** W1: webhook deliveries while the writer commits (bench/webhooks.ts). */
+  webhooks?: WebhookResult;
 }
 
 export interface TargetInfo {
@@ -195,7 +198,8 @@ export function renderMarkdown(report: BenchReport): string {
     (a, b) => order.indexOf(a.scenario) - order.indexOf(b.scenario) || targetOrder.indexOf(a.target) - targetOrder.indexOf(b.target),
   );
   const subscriptionRows = sorted.filter((r) => r.subscribers !== undefined);
-  for (const r of sorted.filter((row) => row.subscribers === undefined)) {
+  const webhookRows = sorted.filter((r) => r.scenario === 'W1');
+  for (const r of sorted.filter((row) => row.subscribers === undefined && row.scenario !== 'W1')) {
     const name = r.unit ? `${r.scenario} (per mutation)` : r.scenario;
     if (r.status !== 'ok') {
       lines.push(`| ${name} | ${TARGET_LABELS[r.target]} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 160)} |  |  |  |  |  |  |  |  |`);
@@ -220,6 +224,27 @@ export function renderMarkdown(report: BenchReport): string {
       }
       lines.push(
         `| ${r.scenario} | ${r.subscribers} | ${fmt(r.deliveryP50Ms, 1)} | ${fmt(r.deliveryP99Ms, 1)} | ${fmt(r.statementsPerChange, 2)} | ${r.missingDeliveries ?? 0} | ${fmt(r.cpuMsPerRequest, 2)} | ${fmt(r.memory?.peakRssMiB, 0)} |`,
+      );
+    }
+  }
+  if (webhookRows.length) {
+    lines.push('');
+    lines.push(
+      'Webhooks (W1: endpoints on loopback receivers answering in 5 ms while a writer commits changes one after another; receipt = arrival − occurredAt; ' +
+        "statements and CPU per delivery without the writer's share, measured alone first):",
+    );
+    lines.push('');
+    lines.push('| Scenario | endpoints | changes | delivered/s | writer changes/s | receipt p50 ms | receipt p99 ms | SQL stmts per delivery (with writer) | server CPU ms per delivery (with writer) | lost | unverified | peak RSS MiB |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of webhookRows) {
+      const w = r.webhooks;
+      if (r.status !== 'ok' || !w) {
+        lines.push(`| ${r.scenario} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|').slice(0, 160)} |  |  |  |  |  |  |  |  |  |  |`);
+        continue;
+      }
+      lines.push(
+        `| ${r.scenario} | ${w.endpoints} | ${w.changes} | ${fmt(w.deliveredPerSecond, 0)} | ${fmt(w.writerChangesPerSecond, 0)} | ${fmt(w.receiptP50Ms, 1)} | ${fmt(w.receiptP99Ms, 1)} | ` +
+          `${fmt(w.statementsPerDelivery, 2)} (${fmt(w.statementsPerDeliveryAll, 2)}) | ${fmt(w.cpuMsPerDelivery, 3)} (${fmt(w.cpuMsPerDeliveryAll, 3)}) | ${w.lost} | ${w.unverified} | ${fmt(r.memory?.peakRssMiB, 0)} |`,
       );
     }
   }

@@ -7,7 +7,7 @@
  * Settings (environment): BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2),
  * BENCH_CONNECTIONS (10), BENCH_ONLY (e.g. Q0,Q1), BENCH_TARGETS
  * (ours,postgraphile,handwritten), BENCH_PG_URL, BENCH_DB (mcp_bench), BENCH_SEED,
- * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900), BENCH_METRICS (on, or off to run the service
+ * BENCH_KEEP_DB, BENCH_MAX_SECONDS (900), BENCH_E1_SUBSCRIBERS (20,200), BENCH_METRICS (on, or off to run the service
  * with METRICS_ENABLED=false), BENCH_CPU_PROF_DIR (every target writes a CPU profile
  * to <dir>/<target>/; `npx tsx bench/cpu-profile.ts <file>` summarizes one).
  */
@@ -37,7 +37,8 @@ import {
 import { SCENARIOS, type PreparedPlan, type TargetClient } from './scenarios.ts';
 import { startCommand } from '../scripts/start-command.ts';
 import { measureDataAccess, type DataAccessCost } from './data-access.ts';
-import { measureSubscriptions } from './subscriptions.ts';
+import { measureSubscriptions, withFileLimit } from './subscriptions.ts';
+import { measureWebhooks } from './webhooks.ts';
 import { measureBulkGrants } from './bulk-grants.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -180,6 +181,10 @@ function targetSetup(target: TargetName, options: BenchOptions, dbUrl: string, p
           METRICS_ENABLED: String(options.serviceMetrics),
           METRICS_TOKEN: '',
           OTEL_EXPORTER_OTLP_ENDPOINT: '',
+          // The default (10 000) unless E1 asks for more.
+          ...(Math.max(...options.e1Subscribers) > 10_000 ? { MAX_SUBSCRIPTIONS: String(Math.max(...options.e1Subscribers)) } : {}),
+          // W1's receivers listen on plain http on loopback.
+          WEBHOOK_ALLOW_HTTP: 'true',
         },
       };
     }
@@ -213,7 +218,8 @@ async function benchTarget(
   const scenarios = SCENARIOS.filter((s) => s.targets[target] && (options.only.size === 0 || options.only.has(s.id)));
   const subscriptions = target === 'ours' && (options.only.size === 0 || options.only.has('E1'));
   const bulkGrants = target === 'ours' && (options.only.size === 0 || options.only.has('M2'));
-  if (scenarios.length === 0 && !subscriptions && !bulkGrants) return { target, status: 'not run', reason: 'no scenario selected' };
+  const webhooks = target === 'ours' && (options.only.size === 0 || options.only.has('W1'));
+  if (scenarios.length === 0 && !subscriptions && !bulkGrants && !webhooks) return { target, status: 'not run', reason: 'no scenario selected' };
 
   const pgServer = new URL(options.pgUrl);
   const proxy = new CountingProxy(pgServer.hostname === 'localhost' ? '127.0.0.1' : pgServer.hostname, Number(pgServer.port || 5432));
@@ -224,7 +230,7 @@ async function benchTarget(
   let server: ServerProcess | undefined;
   try {
     log(`starting ${TARGET_LABELS[target]}`);
-    server = await startServer({ name: target, ...setup, cwd: ROOT, port, readyPath: '/readyz', readyTimeoutMs: 90_000 });
+    server = await startServer({ name: target, ...setup, ...withFileLimit(setup.command, setup.args), cwd: ROOT, port, readyPath: '/readyz', readyTimeoutMs: 90_000 });
     const info: TargetInfo = {
       target,
       status: 'ok',
@@ -305,7 +311,10 @@ async function benchTarget(
       await benchBulkGrants(client, proxy, server.pid, dataset, options, fields!, results);
     }
     if (subscriptions) {
-      await benchSubscriptions(client, proxy, server.pid, dataset, secret, results);
+      await benchSubscriptions(client, proxy, server, dataset, secret, results, options.e1Subscribers);
+    }
+    if (webhooks) {
+      await benchWebhooks(client, proxy, server.pid, results);
     }
     return info;
   } catch (error) {
@@ -388,25 +397,25 @@ async function benchBulkGrants(
   }
 }
 
-const E1_SUBSCRIBERS = [20, 200];
 const E1_CHANGES = 100;
 const E1_INTERVAL_MS = 50;
 
-/** E1: delivery latency and statements per change with 20 and 200 SSE subscribers. */
+/** E1: delivery latency, service CPU and statements per change at each of BENCH_E1_SUBSCRIBERS SSE subscribers. */
 async function benchSubscriptions(
   client: TargetClient,
   proxy: CountingProxy,
-  pid: number,
+  server: ServerProcess,
   dataset: Dataset,
   secret: string,
   results: ScenarioResult[],
+  counts: number[],
 ): Promise<void> {
+  const pid = server.pid;
   const writerToken = client.headers.authorization.slice('Bearer '.length);
-  for (const subscribers of E1_SUBSCRIBERS) {
+  for (const subscribers of counts) {
     const base = { scenario: 'E1', title: `${subscribers} SSE subscribers while a writer commits`, target: 'ours' as const, subscribers };
     try {
       const perScenario = resetPeakRss(pid);
-      const cpuBefore = readCpuMs(pid);
       const measured = await measureSubscriptions({
         url: client.url,
         writerToken,
@@ -416,8 +425,10 @@ async function benchSubscriptions(
         subscribers,
         changes: E1_CHANGES,
         intervalMs: E1_INTERVAL_MS,
+        serviceCpuMs: () => readCpuMs(pid),
       });
       const memory = readMemory(pid);
+      const cpuMsPerChange = measured.cpuMsPerChange;
       results.push({
         ...base,
         status: 'ok',
@@ -426,17 +437,55 @@ async function benchSubscriptions(
         deliveryP99Ms: measured.deliveryP99Ms,
         statementsPerChange: measured.statementsPerChange,
         missingDeliveries: measured.missing,
-        cpuMsPerRequest: (readCpuMs(pid) - cpuBefore) / measured.changes,
+        cpuMsPerRequest: cpuMsPerChange,
         memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
       });
       log(
         `E1 ${subscribers} subscribers: delivery p50 ${measured.deliveryP50Ms.toFixed(1)} ms, p99 ${measured.deliveryP99Ms.toFixed(1)} ms, ` +
-          `${measured.statementsPerChange.toFixed(2)} stmts/change, ${measured.missing} missing`,
+          `${measured.statementsPerChange.toFixed(2)} stmts/change, ${cpuMsPerChange.toFixed(1)} CPU ms/change, ` +
+          `${measured.missing} missing, peak RSS ${(memory.peakRss / MiB).toFixed(0)} MiB`,
       );
     } catch (error) {
-      log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}`);
+      log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}\nthe service's last lines:\n${server.output()}`);
       results.push({ ...base, status: 'failed', reason: (error as Error).message });
     }
+  }
+}
+
+const W1_ENDPOINTS = 10;
+const W1_CHANGES = 1_000;
+const W1_CALIBRATION_CHANGES = 200;
+
+/** W1: 10 webhook endpoints on loopback receivers answering in 5 ms while a writer commits 1 000 changes. */
+async function benchWebhooks(client: TargetClient, proxy: CountingProxy, pid: number, results: ScenarioResult[]): Promise<void> {
+  const base = { scenario: 'W1', title: `${W1_ENDPOINTS} webhook endpoints (receivers answering in 5 ms) while a writer commits ${W1_CHANGES} changes`, target: 'ours' as const };
+  try {
+    const perScenario = resetPeakRss(pid);
+    const measured = await measureWebhooks({
+      url: client.url,
+      token: client.headers.authorization.slice('Bearer '.length),
+      proxy,
+      readCpuMs: () => readCpuMs(pid),
+      endpoints: W1_ENDPOINTS,
+      changes: W1_CHANGES,
+      calibrationChanges: W1_CALIBRATION_CHANGES,
+    });
+    const memory = readMemory(pid);
+    results.push({
+      ...base,
+      status: 'ok',
+      requests: measured.deliveries,
+      webhooks: measured,
+      memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
+    });
+    log(
+      `W1: ${measured.deliveredPerSecond.toFixed(0)} deliveries/s (writer ${measured.writerChangesPerSecond.toFixed(0)} changes/s, ${measured.writerAloneChangesPerSecond.toFixed(0)} alone), ` +
+        `receipt p50 ${measured.receiptP50Ms.toFixed(1)} ms, p99 ${measured.receiptP99Ms.toFixed(1)} ms, ${measured.statementsPerDelivery.toFixed(2)} stmts/delivery ` +
+        `(${measured.statementsPerDeliveryAll.toFixed(2)} with the writer's), ${measured.cpuMsPerDelivery.toFixed(3)} CPU ms/delivery, ${measured.lost} lost, ${measured.unverified} unverified`,
+    );
+  } catch (error) {
+    log(`W1: failed: ${(error as Error).message}`);
+    results.push({ ...base, status: 'failed', reason: (error as Error).message });
   }
 }
 

@@ -138,6 +138,14 @@ const OURS_DELETE_WORKSPACE = /* GraphQL */ `mutation M0Delete($input: DeleteWor
   deleteWorkspace(input: $input) { deletedId }
 }`;
 
+const OURS_RESOLVE_ALIAS = /* GraphQL */ `query A1($name: String!, $workspaceId: ID) {
+  resolveModelAlias(name: $name, workspaceId: $workspaceId) {
+    alias { id name level }
+    configs { catalogEntry { id } modelProvider modelName baseUrl passthrough apiKeyHeader apiKey customHeaders { name value } }
+    skipped { id modelName }
+  }
+}`;
+
 const PGL_Q0 = /* GraphQL */ `query Q0($first: Int!) {
   allWorkspaces(first: $first, orderBy: [CREATED_AT_DESC, ROW_ID_DESC]) { edges { node { id name } } }
 }`;
@@ -430,6 +438,38 @@ function enableDisablePlan() {
   };
 }
 
+/**
+ * A1: what an agent runtime asks before each task. Request i resolves one of the tenant's
+ * 200 aliases (1–10 targets each) for the workspace with an access override (which has
+ * its own alias for half the names), the inheriting one, or the organization, in turn:
+ * 600 different questions, each a credentials read that is audited and never cached.
+ */
+function resolveAliasPlan() {
+  return async ({ dataset }: PlanContext): Promise<PreparedPlan> => {
+    const workspaces = [dataset.workspaces.override, dataset.workspaces.inherit, null].map((id) => (id ? globalId('Workspace', id) : null));
+    const names = dataset.aliasNames;
+    // 7 is prime to 200: consecutive requests ask different names.
+    const body = (i: number) =>
+      requestBody(OURS_RESOLVE_ALIAS, { name: names[(i * 7) % names.length], workspaceId: workspaces[i % workspaces.length] }, 'A1');
+    let next = 0;
+    return {
+      steps: [{ body: () => body(next++) }],
+      preflight: [0, 1, 2, 3, 100, 101, 102].map((i) => ({ body: body(i) })),
+      check: answerCheck,
+      validate: (answers) =>
+        answers
+          .map((answer) => {
+            const error = errorsOf(answer);
+            if (error) return error;
+            const route = answer?.data?.resolveModelAlias;
+            if (!Array.isArray(route?.configs) || !Array.isArray(route?.skipped)) return 'no configs and skipped in the answer';
+            return route.configs.length + route.skipped.length === 0 ? 'an alias of the dataset resolved to no target at all' : null;
+          })
+          .find(Boolean) ?? null,
+    };
+  };
+}
+
 /** M0: createWorkspace then deleteWorkspace — the mutation smoke baseline that exists today. */
 function createDeleteWorkspacePlan() {
   let next = 0;
@@ -507,6 +547,12 @@ export const SCENARIOS: Scenario[] = [
         digest: (answer) => oursCatalogDigest(answer),
       }),
     },
+  },
+  {
+    id: 'A1',
+    title: 'resolveModelAlias: a different alias (1–10 targets) for a workspace or the organization in every request',
+    requires: ['Query.resolveModelAlias'],
+    targets: { ours: resolveAliasPlan() },
   },
   {
     id: 'Q2a',

@@ -3,8 +3,11 @@
  * there. Measures how long after its change each event reaches every subscriber
  * (receive time − the event's occurredAt, one clock) and the SQL statements per
  * committed change, all statements of the window included (the writer's own too), so
- * that the figures for different subscriber counts compare directly.
+ * that the figures for different subscriber counts compare directly. The subscriber
+ * clients run in processes of their own (bench/subscriber-worker.ts), up to 2 500 each.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { summarize } from './load.ts';
 import type { CountingProxy } from './pg-counting-proxy.ts';
 
@@ -17,49 +20,48 @@ export interface SubscriptionResult {
   deliveryP99Ms: number;
   deliveryMaxMs: number;
   statementsPerChange: number;
+  /** The service's CPU from the first change to the last delivery (subscribing excluded), per change. */
+  cpuMsPerChange: number;
 }
 
-interface Subscriber {
-  received: { cursor: string; lagMs: number }[];
-  close(): void;
+/** Subscribers per client process (each process holds that many sockets). */
+const SUBSCRIBERS_PER_WORKER = 2_500;
+const WORKER = fileURLToPath(new URL('./subscriber-worker.ts', import.meta.url));
+const QUERY = 'subscription { changes { cursor occurredAt subjectType subject { id } } }';
+
+/**
+ * Runs `command` with the soft limit of open files raised to the hard one: 10 000
+ * subscribers are 10 000 sockets in the service and as many among the clients.
+ */
+export function withFileLimit(command: string, args: string[]): { command: string; args: string[] } {
+  return { command: '/bin/sh', args: ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', command, ...args] };
 }
 
-/** Opens one SSE subscription and resolves once the server has established it (its first ping). */
-async function subscribe(url: string, token: string): Promise<Subscriber> {
-  const abort = new AbortController();
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { accept: 'text/event-stream', 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: 'subscription { changes { cursor occurredAt subjectType subject { id } } }' }),
-    signal: abort.signal,
-  });
-  if (response.status !== 200 || !response.body) throw new Error(`subscription refused: HTTP ${response.status} ${await response.text()}`);
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  const first = await reader.read();
-  if (first.done) throw new Error('subscription stream ended at once');
-  const received: Subscriber['received'] = [];
-  let buffer = first.value;
-  void (async () => {
-    try {
-      for (;;) {
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const message = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = message.split('\n').find((line) => line.startsWith('data: '));
-          if (!message.startsWith('event: next') || !data) continue;
-          const event = (JSON.parse(data.slice(6)) as { data?: { changes?: { cursor: string; occurredAt: string } } }).data?.changes;
-          if (event) received.push({ cursor: event.cursor, lagMs: Date.now() - Date.parse(event.occurredAt) });
-        }
-        const chunk = await reader.read();
-        if (chunk.done) return;
-        buffer += chunk.value;
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return { received, close: () => abort.abort() };
+interface Worker {
+  child: ChildProcess;
+  request<T>(message: object, reply: string): Promise<T>;
+}
+
+function startWorker(): Worker {
+  const { command, args } = withFileLimit(process.execPath, ['--import', 'tsx', WORKER]);
+  const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return {
+    child,
+    request: <T>(message: object, reply: string) =>
+      new Promise<T>((resolve, reject) => {
+        const onMessage = (answer: { type: string; message?: string }) => {
+          if (answer.type !== reply && answer.type !== 'failed') return;
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          if (answer.type === 'failed') reject(new Error(answer.message));
+          else resolve(answer as T);
+        };
+        const onExit = (code: number | null) => reject(new Error(`subscriber process exited (code ${code})`));
+        child.on('message', onMessage);
+        child.once('exit', onExit);
+        child.send(message);
+      }),
+  };
 }
 
 async function post(url: string, token: string, query: string, variables: Record<string, unknown>) {
@@ -67,6 +69,8 @@ async function post(url: string, token: string, query: string, variables: Record
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
+  }).catch((error: Error) => {
+    throw new Error(`write failed: ${error.message} (${(error.cause as Error | undefined)?.message ?? 'no cause'})`);
   });
   const body = (await response.json()) as { data?: any; errors?: unknown };
   if (!body.data || body.errors) throw new Error(`write failed: ${JSON.stringify(body.errors ?? body)}`);
@@ -83,12 +87,24 @@ export async function measureSubscriptions(options: {
   /** Changes committed during the window (each createWorkspace or deleteWorkspace is one). */
   changes: number;
   intervalMs: number;
+  /** CPU time the service has used so far, ms. */
+  serviceCpuMs: () => number;
 }): Promise<SubscriptionResult> {
-  const subscribers: Subscriber[] = [];
+  const workers = Array.from({ length: Math.ceil(options.subscribers / SUBSCRIBERS_PER_WORKER) }, startWorker);
   try {
-    for (let i = 0; i < options.subscribers; i++) subscribers.push(await subscribe(options.url, await options.subscriberToken(i)));
+    const tokens: string[] = [];
+    for (let i = 0; i < options.subscribers; i++) tokens.push(await options.subscriberToken(i));
+    await Promise.all(
+      workers.map((worker, w) =>
+        worker.request(
+          { type: 'open', url: options.url, query: QUERY, tokens: tokens.filter((_, i) => i % workers.length === w), concurrency: 20 },
+          'opened',
+        ),
+      ),
+    );
     await options.proxy.settle();
     const before = options.proxy.snapshot();
+    const cpuBefore = options.serviceCpuMs();
     let workspace: string | null = null;
     for (let i = 0; i < options.changes; i++) {
       if (workspace === null) {
@@ -101,25 +117,28 @@ export async function measureSubscriptions(options: {
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
     }
     // Every subscriber has the last change, or two seconds have passed.
-    const deadline = Date.now() + 2_000;
-    while (subscribers.some((s) => s.received.length < options.changes) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const collected = await Promise.all(
+      workers.map((worker) =>
+        worker.request<{ lags: number[]; missing: number }>({ type: 'collect', expected: options.changes, waitMs: 2_000 }, 'collected'),
+      ),
+    );
+    const cpuMs = options.serviceCpuMs() - cpuBefore;
     await options.proxy.settle();
     const statements = options.proxy.snapshot().statements - before.statements;
-    const lags = new Float64Array(subscribers.flatMap((s) => s.received.map((r) => r.lagMs)));
+    const lags = new Float64Array(collected.flatMap((c) => c.lags));
     const latency = summarize(lags);
     return {
       subscribers: options.subscribers,
       changes: options.changes,
       deliveries: lags.length,
-      missing: options.subscribers * options.changes - lags.length,
+      missing: collected.reduce((sum, c) => sum + c.missing, 0),
       deliveryP50Ms: latency.p50,
       deliveryP99Ms: latency.p99,
       deliveryMaxMs: latency.max,
       statementsPerChange: statements / options.changes,
+      cpuMsPerChange: cpuMs / options.changes,
     };
   } finally {
-    for (const subscriber of subscribers) subscriber.close();
+    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill();
   }
 }

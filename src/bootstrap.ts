@@ -9,6 +9,7 @@ import { createRateLimiter } from './http/rate-limit.ts';
 import { PLATFORM_MODELS_FILE, seedPlatformCatalog } from './modules/catalog/platform.ts';
 import { ChangeFeed } from './modules/changes/hub.ts';
 import { Metrics } from './observability/metrics.ts';
+import { WebhookDispatcher } from './modules/webhooks/dispatcher.ts';
 import { loadTrustedDocuments } from './http/trusted-documents.ts';
 import { schema } from './schema.ts';
 import type { Services } from './services.ts';
@@ -73,9 +74,26 @@ export async function startServices(
         },
         () => services,
       ),
+      webhooks: new WebhookDispatcher(
+        database,
+        logger,
+        secretBox,
+        {
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
+          disableAfterMs: config.WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
+          secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP_HOURS * 3_600_000,
+          leaseMs: config.WEBHOOK_LEASE_MS,
+          concurrency: config.WEBHOOK_CONCURRENCY,
+          denyPrivateNetworks: config.DISCOVERY_DENY_PRIVATE_NETWORKS,
+          retentionMs: config.CHANGE_FEED_RETENTION_HOURS * 3_600_000,
+        },
+        metrics,
+      ),
       metrics,
     };
     if (metrics) {
+      metrics.watchWebhooks(() => services.webhooks.pending());
       services.changeFeed.onDelivered = (lagMs) => metrics.delivered(lagMs);
       metrics.watchSubscriptions(() => services.changeFeed.openSubscriptions);
       if (database.poolStats) metrics.watchPool(database.poolStats);
@@ -89,6 +107,7 @@ export async function startServices(
 
 /** Releases what startServices opened. */
 export async function stopServices(services: Services): Promise<void> {
+  await services.webhooks.close();
   await services.changeFeed.close();
   await services.rateLimiter.close();
   await services.database.close();

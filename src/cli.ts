@@ -4,7 +4,7 @@ import { createLogger } from './observability/logger.ts';
 import { resolveSecrets } from './security/secrets.ts';
 import { scopedTransaction } from './db/scope.ts';
 import { mintToken } from './security/tokens.ts';
-import { SCOPES } from './security/auth.ts';
+import { ORGANIZATION_SCOPES, SCOPES } from './security/auth.ts';
 import { requiredText } from './graphql/validation.ts';
 import { NAME_MAX } from './modules/tenancy/service.ts';
 import { reencryptProviderSecrets } from './modules/providers/reencrypt.ts';
@@ -14,9 +14,11 @@ const USAGE = `usage:
   npm run cli -- token --subject <sub> [--org <uuid>] [--workspace <uuid>] [--scopes "<scope> ..."]
                        [--service] [--expires 12h]
   npm run cli -- org create --name <name>
-  npm run cli -- reencrypt      re-seal provider secrets under the current DB_ENCRYPTION_KEY
+  npm run cli -- reencrypt      re-seal provider and webhook secrets under the current DB_ENCRYPTION_KEY
 
-scopes: ${SCOPES.join(' ')} (or *)`;
+scopes: ${SCOPES.join(' ')} (or *)
+  default: every organization scope (${ORGANIZATION_SCOPES.length} of them, spelled out). platform:admin counts only on
+  a token without --org (a platform token: --scopes platform:admin); on an organization's token * never includes it.`;
 
 async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
@@ -26,7 +28,7 @@ async function main(argv: string[]) {
       subject: { type: 'string' },
       org: { type: 'string' },
       workspace: { type: 'string' },
-      scopes: { type: 'string', default: '*' },
+      scopes: { type: 'string', default: ORGANIZATION_SCOPES.join(' ') },
       service: { type: 'boolean', default: false },
       expires: { type: 'string', default: '12h' },
       name: { type: 'string' },
@@ -47,6 +49,10 @@ async function main(argv: string[]) {
     const scopes = values.scopes!.split(/\s+/).filter(Boolean);
     const unknown = scopes.filter((s) => s !== '*' && !(SCOPES as readonly string[]).includes(s));
     if (unknown.length > 0) throw new Error(`unknown scopes: ${unknown.join(', ')}`);
+    // The service would ignore it (SPEC §17): say so rather than mint a token that does less than asked.
+    if (values.org && scopes.includes('platform:admin')) {
+      throw new Error('platform:admin counts only on a token without --org; mint a platform token without --org');
+    }
     const token = await mintToken(config.AUTH_JWT_SECRET, {
       subject: values.subject ?? 'cli',
       organizationId: values.org,
@@ -77,7 +83,7 @@ async function main(argv: string[]) {
     const services = await startServices(config, logger);
     try {
       const count = await reencryptProviderSecrets(services.database.prisma, services.secretBox);
-      process.stdout.write(`re-sealed ${count} provider secret(s) under the current key\n`);
+      process.stdout.write(`re-sealed ${count} secret(s) under the current key\n`);
     } finally {
       await stopServices(services);
     }

@@ -9,6 +9,21 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A comma-separated list of delays such as `5s,5m,2h` (units ms, s, m, h, d), in milliseconds. */
+const delayList = z.string().transform((value, issues) => {
+  const delays = value.split(',').map((part) => {
+    const match = /^\s*(\d{1,9})\s*(ms|s|m|h|d)\s*$/.exec(part);
+    return match ? Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS] : NaN;
+  });
+  if (delays.length > 50 || delays.some((delay) => !Number.isFinite(delay) || delay > 30 * 86_400_000)) {
+    issues.addIssue({ code: 'custom', message: 'a comma-separated list of at most 50 delays such as 5s,5m,2h (units ms, s, m, h, d; each at most 30d)' });
+    return z.NEVER;
+  }
+  return delays;
+});
+
 /**
  * One setting and its documentation: docs/configuration.md is generated from these
  * (`npm run docs:config`; a test fails when it is not current). `shownDefault` says the
@@ -26,6 +41,7 @@ const LIMITS = 'Limits';
 const FEED = 'Change feed and subscriptions';
 const OBSERVABILITY = 'Metrics and tracing';
 const TRUSTED = 'Trusted documents';
+const WEBHOOKS = 'Webhooks';
 
 const envSchema = z.object({
   NODE_ENV: setting(SERVER, z.enum(['development', 'production', 'test']).default('development'),
@@ -70,6 +86,8 @@ const envSchema = z.object({
   MAX_QUERY_ALIASES: setting(LIMITS, z.coerce.number().int().min(0).max(1000).default(15), 'Aliases per operation.'),
   MAX_QUERY_DIRECTIVES: setting(LIMITS, z.coerce.number().int().min(0).max(1000).default(10), 'Directives per operation.'),
   MAX_QUERY_TOKENS: setting(LIMITS, z.coerce.number().int().min(10).max(1_000_000).default(3000), 'Lexical tokens per document.'),
+  MAX_EXPANDED_FIELDS: setting(LIMITS, z.coerce.number().int().min(1).max(10_000_000).default(20_000),
+    "Fields an operation selects once its fragments are expanded (every spread counts its fragment's fields again), so that a small document spreading fragments repeatedly cannot stand for exponentially many fields."),
   MAX_QUERY_COST: setting(LIMITS, z.coerce.number().int().min(1).max(10_000_000).default(25_000),
     'Cost of an operation: every field 1, or the number of items of its list arguments; connections multiply their children by `first`/`last` (default 50), so nested lists multiply.'),
   MAX_REQUEST_BYTES: setting(LIMITS, z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(2 * 1024 * 1024),
@@ -113,7 +131,27 @@ const envSchema = z.object({
     '`off`; `allow` when `PERSISTED_DOCUMENTS_FILE` is set'),
   PERSISTED_DOCUMENTS_FILE: setting(TRUSTED, optionalString,
     "The frontend's trusted-documents manifest `{ \"<sha256 hex>\": \"<document>\" }`, verified at startup.", 'unset'),
+  WEBHOOK_TIMEOUT_MS: setting(WEBHOOKS, z.coerce.number().int().min(100).max(120_000).default(15_000),
+    'Longest an attempt may take, connection and answer included; longer is a failure.'),
+  WEBHOOK_RETRY_SCHEDULE: setting(WEBHOOKS, z.string().default('5s,5m,30m,2h,5h,10h,14h,20h,24h').pipe(delayList),
+    'The delays before each retry of a failed delivery (units ms, s, m, h, d; at most 50, each at most 30d); after the last one it is FAILED. A 429 or 503 with `Retry-After` waits longer when it asks to.'),
+  WEBHOOK_DISABLE_AFTER_HOURS: setting(WEBHOOKS, z.coerce.number().positive().max(24 * 366).default(120),
+    'An endpoint without a success for this long while its deliveries fail is disabled (`FAILING`).'),
+  WEBHOOK_SECRET_OVERLAP_HOURS: setting(WEBHOOKS, z.coerce.number().min(0).max(24 * 31).default(24),
+    'How long the previous secret still signs (beside the new one) after `rotateWebhookSecret`.'),
+  WEBHOOK_ALLOW_HTTP: setting(WEBHOOKS, boolFromEnv.default(false),
+    'Allow `http://` webhook URLs in production (`https` only otherwise; other environments allow both).'),
+  WEBHOOK_LEASE_MS: setting(WEBHOOKS, z.coerce.number().int().min(500).max(3_600_000).default(60_000),
+    'How long an instance holds the deliveries it claimed; another instance retries them once it ends (after a crash). Must exceed `WEBHOOK_TIMEOUT_MS` by at least 1000.'),
+  WEBHOOK_CONCURRENCY: setting(WEBHOOKS, z.coerce.number().int().min(1).max(1_000).default(16),
+    "Endpoints one instance delivers to at once (each endpoint's first attempts go one after another, in feed order)."),
+  WEBHOOK_DISPATCHER: setting(WEBHOOKS, boolFromEnv.default(true),
+    'Whether this instance delivers webhooks; every instance may, and they share the work through leases.'),
 }).superRefine((config, issues) => {
+  // An attempt must end within the lease, or a second instance could start one beside it.
+  if (config.WEBHOOK_LEASE_MS < config.WEBHOOK_TIMEOUT_MS + 1_000) {
+    issues.addIssue({ code: 'custom', path: ['WEBHOOK_LEASE_MS'], message: 'must exceed WEBHOOK_TIMEOUT_MS by at least 1000' });
+  }
   // Without a manifest there is nothing to allow or require: saying so beats a service that refuses every user.
   if (config.PERSISTED_DOCUMENTS && config.PERSISTED_DOCUMENTS !== 'off' && !config.PERSISTED_DOCUMENTS_FILE) {
     issues.addIssue({

@@ -11,7 +11,9 @@ import './modules/catalog/platform-schema.ts';
 import './modules/access/schema.ts';
 import './modules/defaults/schema.ts';
 import './modules/runtime/schema.ts';
+import './modules/access/alias-schema.ts';
 import './modules/changes/schema.ts';
+import './modules/webhooks/schema.ts';
 
 const authDirective = new GraphQLDirective({
   name: 'auth',

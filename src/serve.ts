@@ -8,6 +8,7 @@ import { createApp } from './http/server.ts';
 import { attachWebSocket } from './http/websocket.ts';
 import { ensureDemoTenant } from './modules/tenancy/demo.ts';
 import { mintToken } from './security/tokens.ts';
+import { ORGANIZATION_SCOPES } from './security/auth.ts';
 
 /** The server process: services, HTTP and WebSocket, the development tenant, shutdown on SIGTERM. */
 export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void> {
@@ -21,7 +22,8 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
     graphiqlToken = await mintToken(config.AUTH_JWT_SECRET, {
       subject: 'dev-admin',
       organizationId: organization.id,
-      scopes: ['*'],
+      // Spelled out, not `*`: the demo organization's scopes and never the platform's.
+      scopes: [...ORGANIZATION_SCOPES],
       issuer: config.AUTH_ISSUER,
       audience: config.AUTH_AUDIENCE,
     });
@@ -32,6 +34,7 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
   const server = http.createServer(app);
   const websockets = attachWebSocket(server, app, services);
   services.changeFeed.startRetention();
+  if (config.WEBHOOK_DISPATCHER) await services.webhooks.start();
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -40,14 +43,16 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
   if (graphiqlToken) {
     // Printed plainly, not logged: it is meant for the person starting the server.
     process.stdout.write(
-      `\nGraphiQL: ${url}  (the token below is pre-filled there)\nDevelopment admin token (12 h, all scopes):\n${graphiqlToken}\n\n`,
+      `\nGraphiQL: ${url}  (the token below is pre-filled there)\nDevelopment admin token (12 h, every scope of the demo organization):\n${graphiqlToken}\n\n`,
     );
   }
 
   // Shutdown: fail readiness and keep serving for SHUTDOWN_DRAIN_MS (so balancers
   // stop routing here and every connection already queued is read), then complete
   // every subscription (clients resume elsewhere from their last cursor), stop
-  // accepting, finish in-flight requests, and close the database.
+  // claiming webhook deliveries and finish the attempts in flight (what was claimed and
+  // not attempted is released to the other instances), stop accepting, finish
+  // in-flight requests, and close the database.
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -60,7 +65,7 @@ export async function serve(baseConfig: Config, tracing?: Tracing): Promise<void
       server.closeAllConnections();
     }, config.SHUTDOWN_GRACE_MS);
     force.unref();
-    await services.changeFeed.close();
+    await Promise.all([services.changeFeed.close(), services.webhooks.close()]);
     await websockets.close().catch((error: unknown) => logger.warn({ err: error }, 'error while closing WebSocket connections'));
     server.close(() => {
       const flushed = tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not export the last spans'));

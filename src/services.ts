@@ -8,6 +8,7 @@ import type { RateLimiter } from './http/rate-limit.ts';
 import type { ChangeFeed } from './modules/changes/hub.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { TrustedDocuments } from './http/trusted-documents.ts';
+import type { WebhookDispatcher } from './modules/webhooks/dispatcher.ts';
 
 /** Process-wide dependencies, built once at startup and shared by every request. */
 export interface Services {
@@ -21,6 +22,8 @@ export interface Services {
   trustedDocuments: TrustedDocuments;
   rateLimiter: RateLimiter;
   changeFeed: ChangeFeed;
+  /** Delivers the webhook outbox; started by the server (serve.ts), not by the CLI. */
+  webhooks: WebhookDispatcher;
   /** Absent when METRICS_ENABLED=false: nothing is measured then. */
   metrics?: Metrics;
 }

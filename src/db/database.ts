@@ -30,7 +30,7 @@ export interface Database {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
-  /** The connection pool's figures (PostgreSQL; the embedded database has no pool). */
+  /** The connection pool's figures (the embedded database: its one connection). */
   readonly poolStats?: () => { total: number; idle: number; waiting: number };
   /**
    * Delivers the notifications of `channel` (NOTIFY, sent on commit) until the returned
@@ -241,6 +241,37 @@ async function listenPostgres(
   };
 }
 
+/**
+ * The embedded database's settings (PGlite's start parameters, after its defaults).
+ * PostgreSQL's default 128 MB of shared buffers live in PGlite's WebAssembly memory,
+ * which never shrinks: once the platform catalog has been read through them they are
+ * resident for good. The embedded database's working set is a few MB.
+ */
+export const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
+
+/**
+ * Counts the callers of PGlite's statements and transactions, running or queued: they
+ * take its one connection in turn (its own lock), so one of them holds it and the
+ * others wait.
+ */
+function countCallers(client: PGlite): { count: number } {
+  const callers = { count: 0 };
+  const counted =
+    <A extends unknown[], R>(run: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      callers.count++;
+      try {
+        return await run(...args);
+      } finally {
+        callers.count--;
+      }
+    };
+  client.query = counted(client.query.bind(client)) as PGlite['query'];
+  client.exec = counted(client.exec.bind(client));
+  client.transaction = counted(client.transaction.bind(client)) as PGlite['transaction'];
+  return callers;
+}
+
 async function openPglite(dataDir: string, onQuery?: (sql: string) => void): Promise<Database> {
   let lock: DirectoryLock | undefined;
   let location = dataDir;
@@ -256,11 +287,12 @@ async function openPglite(dataDir: string, onQuery?: (sql: string) => void): Pro
   ]);
   let client: PGlite;
   try {
-    client = await PGliteDatabase.create(location);
+    client = await PGliteDatabase.create(location, { startParams: [...PGliteDatabase.defaultStartParams, ...PGLITE_SETTINGS] });
   } catch (error) {
     lock?.release();
     throw error;
   }
+  const callers = countCallers(client);
   const prisma = createClient(new PGliteAdapter(client), onQuery);
   const session: SqlSession = {
     exec: async (sql) => {
@@ -272,6 +304,8 @@ async function openPglite(dataDir: string, onQuery?: (sql: string) => void): Pro
   return {
     kind: 'pglite',
     prisma,
+    // Its one connection: in use while any caller holds it, the other callers wait for it.
+    poolStats: () => ({ total: 1, idle: callers.count === 0 ? 1 : 0, waiting: Math.max(0, callers.count - 1) }),
     withSession: (fn) => fn(session),
     query: session.query,
     async ping() {

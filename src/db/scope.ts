@@ -10,15 +10,17 @@ import { ConnectionLost, isConnectionFailure, wasNeverSent, type LostOutcome } f
  * every other tenant even where a query forgets its filter. Platform work (seeding,
  * platform catalog, organizations) runs as `mcp_platform`, which tenant requests
  * never use. The change feed's in-process reader runs as `mcp_feed`, which may read
- * every organization's events and nothing else. The actor's subject is recorded with
- * the change events the transaction writes.
+ * every organization's events and nothing else; the webhook dispatcher as
+ * `mcp_webhooks`, which may read every endpoint and write every delivery and nothing
+ * else. The actor's subject is recorded with the change events the transaction writes.
  */
 export type DbScope =
   | { kind: 'tenant'; organizationId: string; workspaceId?: string | null; actorSubject?: string | null }
   | { kind: 'platform'; actorSubject?: string | null }
-  | { kind: 'feed' };
+  | { kind: 'feed' }
+  | { kind: 'webhooks' };
 
-const ROLE: Record<DbScope['kind'], string> = { tenant: 'mcp_app', platform: 'mcp_platform', feed: 'mcp_feed' };
+const ROLE: Record<DbScope['kind'], string> = { tenant: 'mcp_app', platform: 'mcp_platform', feed: 'mcp_feed', webhooks: 'mcp_webhooks' };
 
 export type Tx = Prisma.TransactionClient;
 
@@ -83,7 +85,7 @@ function scopeQuery({ scope, limits }: TransactionScope): SqlQuery {
       scope.kind === 'tenant' ? scope.organizationId : '',
       scope.kind === 'tenant' ? (scope.workspaceId ?? '') : '',
       String(limits.statementTimeoutMs),
-      scope.kind === 'feed' ? '' : (scope.actorSubject ?? ''),
+      scope.kind === 'tenant' || scope.kind === 'platform' ? (scope.actorSubject ?? '') : '',
     ],
     argTypes: [TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT, TEXT_ARGUMENT],
   };

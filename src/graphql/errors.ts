@@ -40,8 +40,18 @@ export const conflict = (message: string) => new AppError('CONFLICT', message);
 export const forbidden = (message: string, extensions: Record<string, unknown> = {}) =>
   new AppError('FORBIDDEN', message, extensions);
 
-export const unauthenticated = (message: string) =>
-  new AppError('UNAUTHENTICATED', message, { http: { status: 401 } });
+/**
+ * No valid credentials: HTTP 401 with the Bearer challenge of RFC 6750, naming the
+ * `invalid_token` error when a token was presented (`message` is one of the fixed texts
+ * of this service, never the token). `extensions.http` is for HTTP only (WebSocket strips it).
+ */
+export const unauthenticated = (message: string, tokenPresented = false) =>
+  new AppError('UNAUTHENTICATED', message, {
+    http: {
+      status: 401,
+      headers: { 'WWW-Authenticate': tokenPresented ? `Bearer error="invalid_token", error_description="${message}"` : 'Bearer' },
+    },
+  });
 
 export function errorCodeOf(error: unknown): ErrorCode {
   if (error instanceof AppError) return error.code;

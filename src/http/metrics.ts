@@ -16,7 +16,8 @@ const OTHER = '(other)';
  * Operation names as label values. Clients choose them, so a name becomes a label value
  * only once an operation of that name has reached execution (parsed, valid,
  * authenticated, within the limits), and only the first `max` names do; every other
- * name shares `(other)` and unnamed operations `(anonymous)` (neither is a GraphQL name).
+ * name shares `(other)`, and unnamed operations and every request without credentials
+ * (anonymous introspection) `(anonymous)` (neither is a GraphQL name).
  */
 export class OperationNames {
   readonly #admitted = new Set<string>();
@@ -26,14 +27,24 @@ export class OperationNames {
     this.#max = max;
   }
 
-  admit(name: string | undefined): void {
+  admit(name: string | undefined, request: Request | undefined): void {
+    if (anonymous(request)) return;
     if (name && name.length <= MAX_LABELLED_NAME_LENGTH && this.#admitted.size < this.#max) this.#admitted.add(name);
   }
 
-  label(name: string | undefined): string {
-    if (!name) return ANONYMOUS;
+  label(name: string | undefined, request: Request | undefined): string {
+    if (!name || anonymous(request)) return ANONYMOUS;
     return this.#admitted.has(name) ? name : OTHER;
   }
+}
+
+/**
+ * A request without credentials: with INTROSPECTION=public it runs as the anonymous
+ * caller, so anyone could otherwise fill the label budget with names of their choosing.
+ * A request that sends a token runs only once the token verified.
+ */
+function anonymous(request: Request | undefined): boolean {
+  return request !== undefined && !request.headers.has('authorization');
 }
 
 const LABELLED_CODES = new Set<string>([...ERROR_CODES, 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
@@ -84,9 +95,9 @@ export interface GraphQLMetrics {
 export function graphQLMetrics(metrics: Metrics, maxOperationNames: number): GraphQLMetrics {
   const names = new OperationNames(maxOperationNames);
   const { registry } = metrics;
-  const operation = (params: FillLabelsFnParams, context: { params?: { operationName?: string } } | undefined) => {
+  const operation = (params: FillLabelsFnParams, context: { params?: { operationName?: string }; request?: Request } | undefined) => {
     const definition = params.document && getOperationAST(params.document, context?.params?.operationName);
-    return { operationName: names.label(definition?.name?.value), operationType: definition?.operation ?? 'unknown' };
+    return { operationName: names.label(definition?.name?.value, context?.request), operationType: definition?.operation ?? 'unknown' };
   };
   const phase = <Phase extends string>(phase: Phase, help: string) =>
     createHistogram({
@@ -107,8 +118,8 @@ export function graphQLMetrics(metrics: Metrics, maxOperationNames: number): Gra
             help: 'GraphQL HTTP requests, from receiving to answering, by operation and status code',
             labelNames: ['operationName', 'operationType', 'statusCode'],
           },
-          fillLabelsFn: (params, { response }) => ({
-            operationName: names.label(params.operationName),
+          fillLabelsFn: (params, { request, response }) => ({
+            operationName: names.label(params.operationName, request as Request),
             operationType: params.operationType ?? 'unknown',
             statusCode: (response as Response).status,
           }),
@@ -141,10 +152,10 @@ export function graphQLMetrics(metrics: Metrics, maxOperationNames: number): Gra
     }),
     admission: {
       onExecute({ args }) {
-        names.admit(getOperationAST(args.document, args.operationName)?.name?.value);
+        names.admit(getOperationAST(args.document, args.operationName)?.name?.value, (args.contextValue as { request?: Request }).request);
       },
       onSubscribe({ args }) {
-        names.admit(getOperationAST(args.document, args.operationName)?.name?.value);
+        names.admit(getOperationAST(args.document, args.operationName)?.name?.value, (args.contextValue as { request?: Request }).request);
       },
     },
   };

@@ -3,13 +3,13 @@ import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionA
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { useGraphQlJit } from '@envelop/graphql-jit';
+import { useJit } from './jit.ts';
 import { schema } from '../schema.ts';
 import { bearerToken, type Principal } from '../security/auth.ts';
 import { RequestDb, type Context } from '../graphql/context.ts';
 import { useErrorCodes } from './error-masking.ts';
 import { graphQLMetrics, useMetricsEndpoint } from './metrics.ts';
-import { queryProtections } from './protection.ts';
+import { documentCaches, queryProtections } from './protection.ts';
 import { unauthenticated } from '../graphql/errors.ts';
 import { useResponseCache } from './response-cache.ts';
 import { useTrustedDocuments } from './trusted-documents.ts';
@@ -17,6 +17,7 @@ import { useGraphiQL } from './graphiql.ts';
 import { useSchemaEndpoint, type Introspection } from './schema-endpoint.ts';
 import { ConnectionLost } from '../db/failures.ts';
 import type { Services } from '../services.ts';
+import { useSharedSubscriptions } from '../modules/changes/shared-execution.ts';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -51,14 +52,20 @@ function onlyIntrospection(document: DocumentNode): boolean {
   );
 }
 
-/** Anonymous callers may introspect and nothing else. */
+/**
+ * Anonymous callers may introspect and nothing else: any other operation, a subscription
+ * too, answers 401 UNAUTHENTICATED as a request without a token does where introspection
+ * is not public.
+ */
 function useAnonymousIntrospectionOnly(): Plugin<Context> {
+  const refused = (args: ExecutionArgs) =>
+    (args.contextValue as Context).principal === ANONYMOUS && !onlyIntrospection(args.document);
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as Context;
-      if (ctx.principal === ANONYMOUS && !onlyIntrospection(args.document)) {
-        setResultAndStopExecution({ errors: [unauthenticated('missing bearer token')] });
-      }
+      if (refused(args)) setResultAndStopExecution({ errors: [unauthenticated('missing bearer token')] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      if (refused(args)) setResultAndStopExecution({ errors: [unauthenticated('missing bearer token')] });
     },
   };
 }
@@ -194,6 +201,7 @@ export function createApp(services: Services, options: AppOptions = {}): App {
     // useRequestSizeLimit requires a Content-Length within the limit, and node:http reads
     // no body past it; yoga's own limit would pipe every body through a counting stream.
     maxRequestBodySize: false,
+    parserAndValidationCache: documentCaches(),
     // Served by useGraphiQL below, from installed packages only.
     graphiql: false,
     // Hooks run in this order. Error codes, then metrics, come before every plugin that
@@ -225,7 +233,8 @@ export function createApp(services: Services, options: AppOptions = {}): App {
       ...(config.RESPONSE_CACHE_MAX_BYTES > 0
         ? [useResponseCache({ schema, database, maxBytes: config.RESPONSE_CACHE_MAX_BYTES })]
         : []),
-      useGraphQlJit(),
+      useJit(),
+      useSharedSubscriptions(services.changeFeed.groups),
       useSharedReads(),
       useDeadline(config.REQUEST_TIMEOUT_MS),
       ...(options.tracing ? [options.tracing] : []),

@@ -2,9 +2,9 @@ import type http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode, MessageType, stringifyMessage, type ExecutionResult } from 'graphql-ws';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs, type GraphQLFormattedError } from 'graphql';
 import type { GraphQLParams } from 'graphql-yoga';
-import { bearerToken } from '../security/auth.ts';
+import { bearerToken, whenExpired } from '../security/auth.ts';
 import type { Services } from '../services.ts';
 import type { App } from './server.ts';
 import { trustedParams, useTrustedDocuments } from './trusted-documents.ts';
@@ -12,10 +12,37 @@ import { trustedParams, useTrustedDocuments } from './trusted-documents.ts';
 /** Keep-alive of every socket: a protocol ping (answered by the client's pong) and a frame ping. */
 export const WEBSOCKET_KEEP_ALIVE_MS = 12_000;
 
+/** Closes a connection whose token expired (graphql-ws's 4401 Unauthorized). */
+const TOKEN_EXPIRED_CLOSE_CODE = CloseCode.Unauthorized;
+
+/**
+ * How long an expired connection waits for its subscriptions to send their last message
+ * (UNAUTHENTICATED) and complete before it is closed anyway.
+ */
+const EXPIRY_GRACE_MS = 1_000;
+
 type SocketExtra = {
   socket: WebSocket;
   request: http.IncomingMessage;
 };
+
+/** What a connection holds besides graphql-ws's own state. */
+interface Connection {
+  ping: NodeJS.Timeout;
+  cancelExpiry?: () => void;
+  /** Set once the token expired: the socket closes as soon as no subscription is left. */
+  expired: boolean;
+}
+
+/**
+ * An error as HTTP and SSE send it: yoga leaves out `extensions.http` (an answer's status
+ * and headers) and `extensions.unexpected`; graphql-ws would send them as they are.
+ */
+function formatted(error: GraphQLError): GraphQLFormattedError {
+  const { extensions, ...rest } = error.toJSON();
+  const { http: _http, unexpected: _unexpected, ...kept } = extensions ?? {};
+  return Object.keys(kept).length > 0 ? { ...rest, extensions: kept } : rest;
+}
 
 /** The token of a WebSocket: `connection_init`'s `authorization`, else the upgrade request's header. */
 function authorizationOf(connectionParams: Record<string, unknown> | undefined, request: http.IncomingMessage): string | null {
@@ -34,7 +61,8 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
  */
 export function attachWebSocket(server: http.Server, app: App, services: Services): { close(): Promise<void> } {
   const sockets = new WebSocketServer({ server, path: '/graphql', maxPayload: services.config.MAX_REQUEST_BYTES });
-  const pings = new WeakMap<WebSocket, NodeJS.Timeout>();
+  const connections = new WeakMap<WebSocket, Connection>();
+  const closeExpired = (socket: WebSocket) => socket.close(TOKEN_EXPIRED_CLOSE_CODE, 'UNAUTHENTICATED: token expired');
   const trusted = useTrustedDocuments(services.trustedDocuments, services.verifyToken);
   const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
@@ -42,8 +70,9 @@ export function attachWebSocket(server: http.Server, app: App, services: Service
       subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => Promise<ExecutionResult> }).subscribe(args),
       async onConnect(ctx) {
         const { socket, request } = ctx.extra;
+        let expiresAt;
         try {
-          await services.verifyToken(bearerToken(authorizationOf(ctx.connectionParams, request)));
+          ({ expiresAt } = await services.verifyToken(bearerToken(authorizationOf(ctx.connectionParams, request))));
         } catch (error) {
           socket.close(CloseCode.Forbidden, `UNAUTHENTICATED: ${(error as Error).message}`);
           return false;
@@ -52,12 +81,34 @@ export function attachWebSocket(server: http.Server, app: App, services: Service
           if (socket.readyState === socket.OPEN) socket.send(stringifyMessage({ type: MessageType.Ping }));
         }, WEBSOCKET_KEEP_ALIVE_MS);
         ping.unref();
-        pings.set(socket, ping);
+        const connection: Connection = { ping, expired: false };
+        // A connection lives no longer than its token, subscribed or idle. Its subscriptions
+        // end at the same moment with UNAUTHENTICATED (ChangeStream); the close follows
+        // their last message.
+        if (expiresAt !== null) {
+          connection.cancelExpiry = whenExpired(expiresAt, () => {
+            connection.expired = true;
+            if (Object.keys(ctx.subscriptions).length === 0) closeExpired(socket);
+            else setTimeout(() => closeExpired(socket), EXPIRY_GRACE_MS).unref();
+          });
+        }
+        connections.set(socket, connection);
         return true;
       },
-      onClose(ctx) {
-        clearInterval(pings.get(ctx.extra.socket));
+      onComplete(ctx, id) {
+        const connection = connections.get(ctx.extra.socket);
+        if (!connection?.expired || Object.keys(ctx.subscriptions).some((other) => other !== id)) return;
+        // After the complete message, which graphql-ws sends once this returns.
+        setTimeout(() => closeExpired(ctx.extra.socket), 0);
       },
+      onClose(ctx) {
+        const connection = connections.get(ctx.extra.socket);
+        if (!connection) return;
+        clearInterval(connection.ping);
+        connection.cancelExpiry?.();
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(formatted) } : undefined),
+      onError: (_ctx, _id, _payload, errors) => errors.map(formatted),
       async onSubscribe(ctx, _id, payload) {
         const headers = new Headers({ 'content-type': 'application/json' });
         const authorization = authorizationOf(ctx.connectionParams, ctx.extra.request);

@@ -59,6 +59,53 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly #webhookAttempts = new Histogram({
+    name: 'mcp_webhook_attempt_duration_seconds',
+    help: 'Webhook delivery attempts by outcome (succeeded, retrying, failed: retries exhausted, gone: 410)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly #webhookDeliveries = new Counter({
+    name: 'mcp_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (succeeded, retrying, failed: retries exhausted, gone: 410)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  webhookAttempted(outcome: string, seconds: number): void {
+    this.#webhookDeliveries.inc({ outcome });
+    this.#webhookAttempts.observe({ outcome }, seconds);
+  }
+
+  /** Pending webhook deliveries and the age of the oldest, read from the database when scraped. */
+  watchWebhooks(pending: () => Promise<{ count: number; oldestAgeSeconds: number }>): void {
+    let reading: Promise<{ count: number; oldestAgeSeconds: number }> | undefined;
+    let last = { count: 0, oldestAgeSeconds: 0 };
+    // One read serves both gauges of a scrape; while the database does not answer, the last figures stand.
+    const read = () =>
+      (reading ??= pending()
+        .then((figures) => (last = figures), () => last)
+        .finally(() => setImmediate(() => (reading = undefined))));
+    new Gauge({
+      name: 'mcp_webhook_deliveries_pending',
+      help: 'Webhook deliveries waiting for an attempt or a retry (every instance)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).count);
+      },
+    });
+    new Gauge({
+      name: 'mcp_webhook_oldest_pending_age_seconds',
+      help: 'Age of the oldest pending webhook delivery (every instance); 0 when none',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).oldestAgeSeconds);
+      },
+    });
+  }
+
   transactionEnded(scope: string, outcome: TransactionOutcome, seconds: number): void {
     this.#transactions.observe({ scope, outcome }, seconds);
   }
@@ -87,7 +134,7 @@ export class Metrics {
     });
   }
 
-  /** The PostgreSQL connection pool, read when scraped. */
+  /** The database's connections (PostgreSQL's pool, the embedded database's one), read when scraped. */
   watchPool(stats: () => PoolStats): void {
     new Gauge({
       name: 'mcp_db_pool_connections',

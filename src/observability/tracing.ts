@@ -51,6 +51,24 @@ function recordingErrorCodesOnly(provider: TracerProvider): TracerProvider {
   };
 }
 
+/** Whether an undici request carries `name` among its headers (a raw string or a flat name/value array, by version). */
+function hasHeader(request: { headers?: unknown }, name: string): boolean {
+  const headers = request.headers;
+  if (Array.isArray(headers)) return headers.some((item, index) => index % 2 === 0 && String(item).toLowerCase() === name);
+  return typeof headers === 'string' && headers.toLowerCase().split('\r\n').some((line) => line.startsWith(`${name}:`));
+}
+
+/**
+ * The URL an outbound span records: never a query string, and for a webhook attempt
+ * (it carries `webhook-id`) the origin only — webhook URLs often hold a credential in
+ * their path (chat services' incoming webhooks).
+ */
+function outboundUrlAttributes(request: { origin?: unknown; path?: unknown; headers?: unknown }): Record<string, string> {
+  const url = new URL(String(request.path ?? '/'), String(request.origin));
+  const path = hasHeader(request, 'webhook-id') ? '/' : url.pathname;
+  return { 'url.full': `${url.origin}${path}`, 'url.path': path, 'url.query': '' };
+}
+
 /**
  * OpenTelemetry tracing, configured by the standard OTEL_* variables (endpoint,
  * OTLP protocol http/protobuf or http/json, headers, sampler, service name): a server
@@ -73,7 +91,7 @@ export function startTracing(options: { postgres: boolean }): Tracing {
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0]!),
         redactedQueryParamsServer: GRAPHQL_QUERY_PARAMETERS,
       }),
-      new UndiciInstrumentation(),
+      new UndiciInstrumentation({ startSpanHook: outboundUrlAttributes }),
       options.postgres
         ? new PgInstrumentation({ requireParentSpan: true })
         : new PrismaInstrumentation({ ignoreSpanTypes: [/^prisma:client:(?!db_query$)/] }),

@@ -237,7 +237,7 @@ describe('bounds', () => {
     const ids = await entries(org.id, 4000);
     const twice = `mutation($ids: [ID!]!) { a: enableModels(input: { catalogEntryIds: $ids }) { createdCount } b: disableModels(input: { catalogEntryIds: $ids }) { deletedIds } }`;
     const response = await t.request<any>(twice, { ids: gids(ids) }, { token: org.token });
-    expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', maximumCost: 6000 });
+    expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', maximumCost: 6000 });
     expect((response.errors?.[0]?.extensions?.cost as number)).toBeGreaterThanOrEqual(8000);
     expect(await f.grantsOf(org.id)).toEqual([]);
   });

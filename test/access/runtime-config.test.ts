@@ -188,6 +188,22 @@ describe('resolvedModelConfig', () => {
     expect((await credentialEvents(other.id)).map((event) => event.status)).toEqual(['SUCCESS']);
   });
 
+  it('never hands a runtime a metadata-service baseUrl stored before save refused it: CONFLICT, audited, nothing returned', async () => {
+    for (const baseUrl of ['http://169.254.169.254/latest', 'http://[::ffff:168.63.129.16]/v1', 'http://100.100.100.200/', 'http://metadata.google.internal/v1']) {
+      const provider = await f.customProvider(org.id, { baseUrl, secrets: { apiKey: API_KEY } });
+      const entry = await f.customEntry(org.id, provider.id, 'old-model');
+      await f.grant(org.id, [entry.id]);
+      const before = (await credentialEvents()).length;
+      const response = await resolve(entry.id, null);
+      expect(codes(response), baseUrl).toEqual(['CONFLICT']);
+      expect(response.errors![0]!.message, baseUrl).toMatch(/^the provider's stored baseUrl is refused \(.*(metadata)/);
+      expect(JSON.stringify(response), baseUrl).not.toContain(API_KEY);
+      expect(response.data ?? null, baseUrl).toBeNull();
+      const events = (await credentialEvents()).slice(before);
+      expect(events.map((event) => [event.status, event.errorCode, event.resourceId]), baseUrl).toEqual([['FAILURE', 'CONFLICT', entry.id]]);
+    }
+  });
+
   it('lets a workspace-bound token resolve for its own workspace only', async () => {
     const entry = await f.orgEntry(org.id, 'bound-runtime');
     const other = await f.orgEntry(org.id, 'bound-other');

@@ -95,13 +95,15 @@ export interface SubscribeOptions {
   after?: string | null;
   filter?: Record<string, unknown>;
   query?: string;
+  /** Sent as they are, instead of `{ after, filter }` (for documents that name their variables otherwise). */
+  variables?: Record<string, unknown>;
   /** A trusted document's id, sent instead of the text (`query: ""`, as graphql-ws requires a string). */
   documentId?: string;
 }
 
 const operation = (options: SubscribeOptions) => ({
   ...(options.documentId ? { query: '', documentId: options.documentId } : { query: options.query ?? SUBSCRIPTION }),
-  variables: { after: options.after ?? null, filter: options.filter ?? null },
+  variables: options.variables ?? { after: options.after ?? null, filter: options.filter ?? null },
 });
 
 /** Tracks a client's subscription; closing it ends the iteration and the client. */

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { startTestApp, ok, codes, JWT_SECRET, type TestApp } from '../support/harness.ts';
+import { ORGANIZATION_SCOPES, SCOPES } from '../../src/security/auth.ts';
 import { ViewerDocument, WorkspacesDocument, CreateWorkspaceDocument, NodeDocument } from '../generated/graphql.ts';
 
 let t: TestApp;
@@ -112,6 +113,73 @@ describe('scopes', () => {
     const response = await t.request(WorkspacesDocument, {}, { token: admin });
     expect(codes(response)).toEqual(['FORBIDDEN']);
     expect(ok(await t.request(ViewerDocument, {}, { token: admin })).viewer.organization).toBeNull();
+  });
+});
+
+describe('platform scope (SPEC §17)', () => {
+  const UPSERT_GPT_4O =
+    'mutation { upsertPlatformCatalog(input: { entries: [{ modelProvider: "openai", modelName: "gpt-4o", metadata: { supports_vision: false, max_input_tokens: 1 } }] }) { insertedCount updatedCount } }';
+  const GPT_4O = '{ catalogEntries(filter: { provider: "openai", modelNameContains: "gpt-4o" }) { edges { node { modelName limits { maxInputTokens } } } } }';
+  const CREATE_ORGANIZATION = 'mutation($name: String!) { createOrganization(input: { name: $name }) { organization { databaseId } } }';
+  const organizations = () => t.services.database.prisma.organization.count();
+
+  it('an organization\'s * token holds every organization scope, spelled out, and never platform:admin', async () => {
+    const all = await t.token({ organizationId: org.id, scopes: ['*'] });
+    const scopes = ok(await t.request<any>('{ viewer { scopes } }', {}, { token: all })).viewer.scopes;
+    expect(scopes).toEqual([...ORGANIZATION_SCOPES]);
+    expect(scopes).toContain('webhooks:manage');
+    expect(scopes).not.toContain('platform:admin');
+  });
+
+  it('ignores platform:admin spelled out on an organization\'s token, and names that are no scope', async () => {
+    const token = await t.token({ organizationId: org.id, scopes: ['platform:admin', 'agent:read', 'made:up'] });
+    expect(ok(await t.request<any>('{ viewer { scopes } }', {}, { token })).viewer.scopes).toEqual(['agent:read']);
+  });
+
+  it('a token without org_id holds platform:admin when it names it or *', async () => {
+    const named = await t.token({ scopes: ['platform:admin'] });
+    expect(ok(await t.request<any>('{ viewer { scopes organization { name } } }', {}, { token: named })).viewer).toEqual({
+      scopes: ['platform:admin'],
+      organization: null,
+    });
+    const all = await t.token({ scopes: ['*'] });
+    expect(ok(await t.request<any>('{ viewer { scopes } }', {}, { token: all })).viewer.scopes).toEqual([...SCOPES]);
+  });
+
+  it('refuses upsertPlatformCatalog to an organization\'s token (*, platform:admin, workspace-bound): another tenant sees nothing change', async () => {
+    const other = await t.organization('Other tenant');
+    const before = ok(await t.request(GPT_4O, {}, { token: other.token }));
+    const { databaseId: workspaceId } = ok(await t.request<any>(CreateWorkspaceDocument, { name: 'platform-probe' }, { token: org.token }))
+      .createWorkspace.workspace;
+    const tokens = [
+      await t.token({ organizationId: org.id, scopes: ['*'] }),
+      await t.token({ organizationId: org.id, scopes: ['platform:admin'] }),
+      await t.token({ organizationId: org.id, scopes: ['*', 'platform:admin'] }),
+      await t.token({ organizationId: org.id, workspaceId, scopes: ['*', 'platform:admin'] }),
+    ];
+    for (const token of tokens) {
+      const response = await t.request(UPSERT_GPT_4O, {}, { token });
+      expect(response.data).toBeNull();
+      expect(codes(response)).toEqual(['FORBIDDEN']);
+    }
+    expect((await t.request(UPSERT_GPT_4O, {}, { token: tokens[0] })).errors?.[0]?.extensions).toMatchObject({
+      requiredScopes: ['platform:admin'],
+      missingScopes: ['platform:admin'],
+    });
+    expect(ok(await t.request(GPT_4O, {}, { token: other.token }))).toEqual(before);
+  });
+
+  it('refuses createOrganization to an organization\'s token; a platform token creates one', async () => {
+    const count = await organizations();
+    for (const scopes of [['*'], ['platform:admin'], [...SCOPES]]) {
+      const token = await t.token({ organizationId: org.id, scopes });
+      expect(codes(await t.request(CREATE_ORGANIZATION, { name: 'Tenant-made' }, { token }))).toEqual(['FORBIDDEN']);
+    }
+    expect(await organizations()).toBe(count);
+    const platform = await t.token({ scopes: ['*'] });
+    expect(ok(await t.request<any>(CREATE_ORGANIZATION, { name: 'Platform-made' }, { token: platform })).createOrganization.organization.databaseId)
+      .toEqual(expect.any(String));
+    expect(await organizations()).toBe(count + 1);
   });
 });
 

@@ -96,7 +96,7 @@ describe('transaction scope', () => {
   });
 
   it('replaces a shared query transaction that a failed statement aborted, and keeps it after a refusal', async () => {
-    const db = new RequestDb(t.services.database.prisma, { subject: 's', actorType: 'USER', organizationId: b.id, workspaceId: null, scopes: ['*'], expiresAt: null });
+    const db = new RequestDb(t.services.database.prisma, { subject: 's', actorType: 'USER', organizationId: b.id, workspaceId: null, scopes: ['agent:read'], expiresAt: null });
     const transactionId = (tx: Tx) => tx.$queryRaw<{ id: string }[]>`SELECT txid_current()::text AS id`.then(([row]) => row!.id);
     db.shareReads();
     const first = await db.transaction(transactionId);

@@ -44,7 +44,7 @@ describe('query protections', () => {
     const sized = `query($n: Int) { workspaces(first: $n) { edges { node { id name createdAt databaseId } } totalCount } }`;
     ok(await t.request(sized, { n: 5 }, { token }));
     const expensive = await t.request(sized, { n: 100 }, { token });
-    expect(codes(expensive)).toEqual(['BAD_USER_INPUT']);
+    expect(codes(expensive)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     // Costs are remembered per document and variables: the small page still passes.
     ok(await t.request(sized, { n: 5 }, { token }));
     expect(expensive.errors?.[0]?.extensions).toMatchObject({ maximumCost: 500 });
@@ -94,6 +94,64 @@ describe('query protections', () => {
       body: JSON.stringify([{ query: '{ viewer { subject } }' }, { query: '{ viewer { subject } }' }]),
     });
     expect(response.status).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe('limits over the operation as executed', () => {
+  const refusal = (response: { errors?: { extensions?: Record<string, unknown> }[] }) => response.errors?.[0]?.extensions;
+
+  it('count the aliases and directives of a fragment at each of its spreads', async () => {
+    const aliases = 'fragment Eight on Query { a1: viewer { subject } a2: viewer { subject } a3: viewer { subject } a4: viewer { subject } a5: viewer { subject } a6: viewer { subject } a7: viewer { subject } a8: viewer { subject } }';
+    ok(await t.request(`{ ...Eight } ${aliases}`, {}, { token }));
+    const twice = await t.request(`{ ...Twice } fragment Twice on Query { ...Eight ... on Query { ...Eight } } ${aliases}`, {}, { token });
+    expect(refusal(twice)).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 15, aliases: 16 });
+    expect(twice.errors?.[0]?.message).toMatch(/Aliases limit of 15 exceeded, found 16/);
+
+    const directives = 'fragment Six on Viewer { subject @include(if: true) @skip(if: false) actorType @include(if: true) @skip(if: false) scopes @include(if: true) @skip(if: false) }';
+    ok(await t.request(`{ viewer { ...Six } } ${directives}`, {}, { token }));
+    const spread = await t.request(`query($yes: Boolean = true) { viewer { ...Six ...Six @include(if: $yes) } } ${directives}`, {}, { token });
+    expect(refusal(spread)).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 10, directives: 13 });
+  });
+
+  it('count the depth of a fragment where it is spread', async () => {
+    // Each fragment nests 4 levels (customProvider models edges node) below where it is spread.
+    const document = (levels: number) => {
+      const fragments = Array.from({ length: levels }, (_, i) => `fragment E${i} on CatalogEntry { customProvider { models(first: 1) { edges { node { ${i + 1 < levels ? `...E${i + 1}` : 'id'} } } } } }`);
+      return `{ catalogEntries(first: 1) { edges { node { ...E0 } } } } ${fragments.join(' ')}`;
+    };
+    ok(await t.request(document(2), {}, { token }));
+    expect(refusal(await t.request(document(3), {}, { token }))).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 12, depth: 16 });
+  });
+
+  it('count the cost of a fragment at each spread, with @include and @skip as the variables say', async () => {
+    // 1 + 20 workspaces × (edges 1 + node 1 + effectiveModels 1 + 10 × totalCount 1) = 261 at each spread.
+    const query = `query($twice: Boolean!) { ...Spaces @include(if: $twice) ...Spaces } fragment Spaces on Query { workspaces(first: 20) { edges { node { effectiveModels(first: 10) { totalCount } } } } }`;
+    ok(await t.request(query, { twice: false }, { token }));
+    expect(refusal(await t.request(query, { twice: true }, { token }))).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', cost: 522, maximumCost: 500, limit: 500 });
+  });
+
+  it('refuses what would make validation slow before it runs', async () => {
+    const repeated = await t.request(`{ viewer { ${'subject '.repeat(65)} } }`, {}, { token });
+    expect(refusal(repeated)).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 2000, comparisons: (65 * 64) / 2 });
+    ok(await t.request(`{ viewer { ${'subject '.repeat(60)} } }`, {}, { token }));
+
+    const named = await t.request(`{ ${'a'.repeat(300)}: viewer { subject } }`, {}, { token });
+    expect(refusal(named)).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 256, nameLength: 300 });
+    ok(await t.request(`{ ${'a'.repeat(256)}: viewer { subject } }`, {}, { token }));
+
+    // At most 10 errors, then graphql-js says it stopped.
+    const unknown = await t.request(`{ viewer { ${Array.from({ length: 30 }, (_, i) => `f${i}`).join(' ')} } }`, {}, { token });
+    expect(unknown.errors).toHaveLength(11);
+    expect(codes(unknown).every((code) => code === 'GRAPHQL_VALIDATION_FAILED')).toBe(true);
+  });
+
+  it('refuses variables that do not coerce before computing a cost, and fragments that spread themselves', async () => {
+    const badVariable = await t.request('query($size: Int!) { workspaces(first: $size) { totalCount } }', { size: 'many' }, { token });
+    expect(codes(badVariable)).toEqual(['BAD_USER_INPUT']);
+    expect(badVariable.errors?.[0]?.message).toMatch(/\$size/);
+    const cycle = await t.request('{ viewer { ...A } } fragment A on Viewer { ...B } fragment B on Viewer { subject ...A }', {}, { token });
+    expect(codes(cycle)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(cycle.data).toBeUndefined();
   });
 });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import { fakeProvider, json } from '../providers/fake-provider.ts';
 import { subscribeSse } from '../changes/feed-client.ts';
+import { scopedTransaction } from '../../src/db/scope.ts';
 import { labelValues, parseSamples, sum, type Sample } from './prometheus.ts';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
@@ -103,20 +104,45 @@ describe('GET /metrics', () => {
     await expect.poll(async () => sum(await samples(t), 'mcp_subscriptions_open'), { timeout: 5_000 }).toBe(0);
   });
 
-  it('shows the pool on PostgreSQL and Node default metrics, in Prometheus text without tenant data', async () => {
+  it('shows the database connections and Node default metrics, in Prometheus text without tenant data', async () => {
     const { text, type } = await scrape(t);
     expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
     const all = parseSamples(text);
     expect(sum(all, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(all.some((sample) => sample.name === 'nodejs_eventloop_lag_seconds')).toBe(true);
-    if (onPostgres) {
-      expect(labelValues(all, 'mcp_db_pool_connections', 'state')).toEqual(new Set(['in_use', 'idle']));
-      expect(all.some((sample) => sample.name === 'mcp_db_pool_waiting')).toBe(true);
-    } else {
-      expect(all.some((sample) => sample.name.startsWith('mcp_db_pool_'))).toBe(false);
-    }
+    expect(labelValues(all, 'mcp_db_pool_connections', 'state')).toEqual(new Set(['in_use', 'idle']));
+    expect(all.some((sample) => sample.name === 'mcp_db_pool_waiting')).toBe(true);
     // Nothing of a tenant: not its id, name, token subject, nor an argument value sent above.
     for (const tenantData of [org.id, 'Metrics Org', 'tester', 'watched', 'Gateway', provider.url, 'm-1']) expect(text).not.toContain(tenantData);
+  });
+
+  it.skipIf(onPostgres)('shows the embedded database\'s one connection in use or idle, and the callers waiting for it', async () => {
+    const connection = async () => {
+      const all = await samples(t);
+      return {
+        inUse: sum(all, 'mcp_db_pool_connections', { state: 'in_use' }),
+        idle: sum(all, 'mcp_db_pool_connections', { state: 'idle' }),
+        waiting: sum(all, 'mcp_db_pool_waiting'),
+      };
+    };
+    await expect.poll(connection, { timeout: 5_000 }).toEqual({ inUse: 0, idle: 1, waiting: 0 });
+    const { promise: held, resolve: release } = Promise.withResolvers<void>();
+    const holding = scopedTransaction(t.services.database.prisma, { kind: 'feed' }, async (tx) => {
+      await tx.$queryRaw`SELECT 1`;
+      await held;
+    });
+    await expect.poll(connection, { timeout: 5_000 }).toEqual({ inUse: 1, idle: 0, waiting: 0 });
+    const queued = [t.services.database.query('SELECT 1'), t.services.database.query('SELECT 2')];
+    await expect.poll(connection, { timeout: 5_000 }).toEqual({ inUse: 1, idle: 0, waiting: 2 });
+    release();
+    await holding;
+    await Promise.all(queued);
+    await expect.poll(connection, { timeout: 5_000 }).toEqual({ inUse: 0, idle: 1, waiting: 0 });
+  });
+
+  it.skipIf(onPostgres)('runs the embedded database with its own settings', async () => {
+    const [row] = await t.services.database.query<{ shared_buffers: string }>('SHOW shared_buffers');
+    expect(row!.shared_buffers).toBe('16MB');
   });
 });
 
@@ -139,6 +165,39 @@ describe('GET /metrics guard and switch', () => {
     }
   });
 
+  it('names no label for requests without a token: anonymous introspection counts under (anonymous), whatever its names', async () => {
+    const t = await startTestApp({ METRICS_MAX_OPERATION_NAMES: '3', INTROSPECTION: 'public' });
+    try {
+      const org = await t.organization();
+      const anonymous = (query: string, variables?: Record<string, unknown>) => t.request(query, variables, { token: null });
+      for (let i = 0; i < 5; i++) ok(await anonymous(`query AnonLabel${i} { __typename }`));
+      ok(await anonymous('query AnonSchema($includeDeprecated: Boolean = false) { __schema { queryType { name } } __type(name: "Query") { fields(includeDeprecated: $includeDeprecated) { name } } }'));
+      expect(codes(await anonymous('query AnonRefused { workspaces { totalCount } }'))).toEqual(['UNAUTHENTICATED']);
+      // An anonymous subscription is refused like a query (and its name not admitted either).
+      const sse = await t.app.fetch('http://test.local/graphql', {
+        method: 'POST',
+        headers: { accept: 'text/event-stream', 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'subscription AnonStream { changes { cursor } }' }),
+      });
+      expect(sse.status).toBe(401);
+      expect(await sse.text()).toContain('"code":"UNAUTHENTICATED"');
+      // The budget is still whole for authenticated operations.
+      for (const name of ['Named1', 'Named2', 'Named3', 'Named4']) ok(await t.request(`query ${name} { __typename }`, {}, { token: org.token }));
+      // A name admitted for authenticated callers still labels nothing sent anonymously.
+      ok(await anonymous('query Named1 { __typename }'));
+      const all = await samples(t);
+      for (const metric of ['graphql_yoga_http_duration_count', 'graphql_envelop_request', 'graphql_envelop_phase_parse_count', 'graphql_envelop_error_result']) {
+        for (const name of labelValues(all, metric, 'operationName')) expect(name, metric).not.toMatch(/^Anon/);
+      }
+      expect(labelValues(all, 'graphql_envelop_request', 'operationName')).toEqual(new Set(['Named1', 'Named2', 'Named3', '(other)', '(anonymous)']));
+      // Seven answered and two refused (a query and the subscription), all under one label.
+      expect(sum(all, 'graphql_envelop_request', { operationName: '(anonymous)' })).toBe(9);
+      expect(sum(all, 'graphql_envelop_request', { operationName: 'Named1' })).toBe(1);
+      expect(sum(all, 'graphql_yoga_http_duration_count', { operationName: '(anonymous)', statusCode: '200' })).toBe(7);
+    } finally {
+      await t.close();
+    }
+  });
 
   it('answers only the configured bearer token when METRICS_TOKEN is set, and never counts against the rate limit', async () => {
     const token = 'metrics-token-0123456789abcdef';
@@ -195,4 +254,5 @@ describe('GET /metrics guard and switch', () => {
   it('refuses a METRICS_TOKEN too short to be a secret', async () => {
     await expect(startTestApp({ METRICS_TOKEN: 'short' })).rejects.toThrow(/METRICS_TOKEN/);
   });
+
 });

@@ -5,6 +5,7 @@ import { startServiceProcess, type ServiceProcess } from '../support/service-pro
 import { mintToken } from '../../src/security/tokens.ts';
 import { fakeProvider, json } from '../providers/fake-provider.ts';
 import { newTraceparent, otlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
+import { startReceiver } from '../webhooks/receiver.ts';
 
 const SECRET = crypto.randomBytes(32).toString('base64');
 /** Loaded with --import: reports every OpenTelemetry package the process resolves. */
@@ -74,6 +75,7 @@ describe('tracing in the built service, exported as OTLP/HTTP JSON', () => {
         OTEL_BSP_SCHEDULE_DELAY: '100',
         LOG_LEVEL: 'debug',
         METRICS_TOKEN: metricsToken,
+        WEBHOOK_ALLOW_HTTP: 'true',
       }),
     );
     caller = await organization(service.url);
@@ -118,6 +120,34 @@ describe('tracing in the built service, exported as OTLP/HTTP JSON', () => {
     expect(spans.map((span) => span.name)).toContain('mutation.Refresh');
     expect(provider.requests).toHaveLength(1);
     expect(provider.requests[0]!.traceparent).toBe(`00-${trace.traceId}-${outbound.spanId}-01`);
+  });
+
+  it('makes each webhook attempt a span of its own, whose outbound request carries its traceparent, without the secret or the body', async () => {
+    const hook = await startReceiver();
+    try {
+      // A credential in the path, as chat services' incoming webhooks have: no span records it.
+      const pathSecret = 'T0PS3CR3T-in-the-path';
+      const created = await post(caller, 'mutation($url: String!) { createWebhookEndpoint(input: { url: $url }) { secret } }', { url: `${hook.url}/${pathSecret}?token=${pathSecret}` });
+      const signingSecret = created.data.createWebhookEndpoint.secret as string;
+      await post(caller, 'mutation { createWorkspace(input: { name: "traced-hook-workspace" }) { workspace { id } } }');
+      const [request] = await hook.waitFor(1);
+      const traceparent = String(request!.headers.traceparent);
+      const [, traceId, parentId] = traceparent.split('-');
+      const spans = await receiver.trace(traceId!, (found) => found.some((span) => span.name === 'webhook attempt') && found.some((span) => span.kind === CLIENT && span.scope.includes('undici')));
+      const attempt = spans.find((span) => span.name === 'webhook attempt')!;
+      const outbound = spans.find((span) => span.kind === CLIENT && span.scope.includes('undici'))!;
+      expect(attempt).toMatchObject({ kind: CLIENT, attributes: expect.objectContaining({ 'webhook.attempt': 1, 'webhook.outcome': 'succeeded' }) });
+      expect(outbound).toMatchObject({ parentSpanId: attempt.spanId, spanId: parentId, attributes: expect.objectContaining({ 'http.request.method': 'POST' }) });
+      const exported = JSON.stringify(spans);
+      expect(exported).not.toContain(signingSecret.slice(6));
+      expect(exported).not.toContain(request!.body);
+      expect(exported).not.toContain(String(request!.headers['webhook-signature']).slice(3));
+      expect(request!.path).toContain(pathSecret);
+      expect(exported).not.toContain(pathSecret);
+      expect(outbound.attributes['url.full']).toBe(new URL(hook.url).origin + '/');
+    } finally {
+      await hook.close();
+    }
   });
 
   it("writes the trace id into the log lines of a request", async () => {

@@ -37,6 +37,9 @@ export async function buildTenant(t: TestApp, name: string, providerUrl: string)
   const apiKey = `sk-proof-${crypto.randomBytes(12).toString('hex')}`;
   const headerValue = `hv-proof-${crypto.randomBytes(12).toString('hex')}`;
 
+  // First, so that the changes below make deliveries for it (the dispatcher does not run here).
+  const hook = (await call('mutation($u:String!){createWebhookEndpoint(input:{url:$u}){secret webhookEndpoint{id}}}', { u: `${providerUrl}/hook` }))
+    .createWebhookEndpoint;
   const workspace = (await call('mutation($n:String!){createWorkspace(input:{name:$n}){workspace{id}}}', { n: `${name} workspace` }))
     .createWorkspace.workspace.id as string;
   const created = await call(
@@ -55,8 +58,16 @@ export async function buildTenant(t: TestApp, name: string, providerUrl: string)
     { c: entry, w: workspace },
   )).enableModel.modelAccess.id as string;
   await call('mutation($c:ID!){setDefaultModel(input:{catalogEntryId:$c}){defaultModelSelection{catalogId}}}', { c: entry });
+  const aliases = [
+    (await call('mutation($t:[ID!]!){setModelAlias(input:{name:"proof",targetIds:$t,description:"proof alias"}){modelAlias{id}}}', { t: [entry] }))
+      .setModelAlias.modelAlias.id as string,
+    (await call('mutation($t:[ID!]!,$w:ID){setModelAlias(input:{name:"proof",targetIds:$t,workspaceId:$w}){modelAlias{id}}}', { t: [entry], w: workspace }))
+      .setModelAlias.modelAlias.id as string,
+  ];
   const audit = (await call('{auditEvents(first:1){edges{node{id}}}}')).auditEvents.edges.map((e: { node: { id: string } }) => e.node.id);
   const organization = (await call('{viewer{organization{id}}}')).viewer.organization.id as string;
+  const delivery = (await call('{webhookEndpoints{edges{node{deliveries(first:1){edges{node{id}}}}}}}')).webhookEndpoints.edges[0].node.deliveries.edges[0]
+    .node.id as string;
 
   const ids: Record<string, string[]> = {
     Organization: [organization],
@@ -65,6 +76,9 @@ export async function buildTenant(t: TestApp, name: string, providerUrl: string)
     CustomProvider: [provider],
     ModelAccess: [orgGrant, workspaceGrant],
     AuditEvent: audit,
+    ModelAlias: aliases,
+    WebhookEndpoint: [hook.webhookEndpoint.id],
+    WebhookDelivery: [delivery],
   };
   // Every Node type must have a fixture, so a type added later cannot go unchecked.
   for (const type of servedSchema.getPossibleTypes(servedSchema.getType('Node') as never)) {
@@ -76,7 +90,7 @@ export async function buildTenant(t: TestApp, name: string, providerUrl: string)
     token,
     ids,
     markers: [...all, ...all.map(databaseIdOf), organizationId, `${name}-vertex-model`, `${name} workspace`],
-    secrets: [apiKey, headerValue],
+    secrets: [apiKey, headerValue, hook.secret],
   };
 }
 
@@ -84,15 +98,19 @@ export async function buildTenant(t: TestApp, name: string, providerUrl: string)
 export async function snapshot(t: TestApp, organizationId: string): Promise<string> {
   const prisma = t.services.database.prisma;
   const where = { organizationId };
-  const [workspaces, providers, catalog, grants, settings, audit] = await Promise.all([
+  const [workspaces, providers, catalog, grants, settings, audit, aliases, aliasTargets, webhookEndpoints, webhookDeliveries] = await Promise.all([
     prisma.workspace.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.agentCustomProvider.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.agentCatalog.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.agentModelAccess.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.organizationSetting.findMany({ where, orderBy: { id: 'asc' } }),
     prisma.auditEvent.count({ where }),
+    prisma.agentModelAlias.findMany({ where, orderBy: { id: 'asc' } }),
+    prisma.agentModelAliasTarget.findMany({ where, orderBy: [{ aliasId: 'asc' }, { position: 'asc' }] }),
+    prisma.webhookEndpoint.findMany({ where, orderBy: { id: 'asc' } }),
+    prisma.webhookDelivery.count({ where }),
   ]);
-  return JSON.stringify({ workspaces, providers, catalog, grants, settings, audit }, (_k, v) =>
+  return JSON.stringify({ workspaces, providers, catalog, grants, settings, audit, aliases, aliasTargets, webhookEndpoints, webhookDeliveries }, (_k, v) =>
     v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'bigint' ? String(v) : v,
   );
 }

@@ -27,6 +27,10 @@ async function send(root: RootField, query: string, variables: Record<string, un
 
 const roots = rootFields();
 
+/** A token holding every scope `root` may be used with: a platform token (no org_id) for platform fields, else tenant b's. */
+const allScopes = (root: RootField) =>
+  t.token({ organizationId: root.requires.includes('platform:admin') ? undefined : b.organizationId, scopes: ['*'] });
+
 beforeAll(async () => {
   // Generated selections are broad; the query limits have their own tests.
   t = await startTestApp({ RATE_LIMIT_POINTS: '0', MAX_QUERY_COST: '1000000', MAX_QUERY_DEPTH: '20', MAX_QUERY_ALIASES: '1000', MAX_QUERY_TOKENS: '100000' });
@@ -100,6 +104,41 @@ describe('scopes: every @auth field refuses a token lacking a required scope and
   });
 });
 
+/** What every organization sees of the platform: its catalog rows and the organizations. */
+async function platformSnapshot(): Promise<string> {
+  const prisma = t.services.database.prisma;
+  const [catalog, organizations] = await Promise.all([
+    prisma.agentCatalog.findMany({ where: { organizationId: null }, orderBy: { id: 'asc' } }),
+    prisma.organization.findMany({ orderBy: { id: 'asc' } }),
+  ]);
+  return JSON.stringify({ catalog, organizations });
+}
+
+describe('platform: every platform field refuses every organization\'s token, whatever its scopes, and changes nothing', () => {
+  const cases = roots.filter((r) => r.requires.includes('platform:admin')).map((root) => ({ root, label: root.field.name }));
+
+  it('covers the platform mutations', () => {
+    expect(cases.map((c) => c.label)).toEqual(expect.arrayContaining(['upsertPlatformCatalog', 'createOrganization']));
+  });
+
+  it.each(cases)('$label', async ({ root }) => {
+    const { query, variables } = buildOperation(root, () => null);
+    const before = await platformSnapshot();
+    for (const scopes of [['*'], ['platform:admin'], ['*', 'platform:admin'], [...SCOPES]]) {
+      const token = await t.token({ organizationId: b.organizationId, scopes });
+      const response = await send(root, query, variables, token);
+      expect(response.errors?.map((e) => e.extensions), `${scopes.join(' ')}`).toEqual([
+        expect.objectContaining({ code: 'FORBIDDEN', missingScopes: ['platform:admin'] }),
+      ]);
+    }
+    expect(await platformSnapshot()).toBe(before);
+    // The same operation with a platform token (no org_id) is not refused for its scopes.
+    const platform = await t.token({ scopes: ['*'] });
+    const codes = ((await send(root, query, variables, platform)).errors ?? []).map((e) => e.extensions?.code);
+    expect(codes).not.toContain('FORBIDDEN');
+  });
+});
+
 /** Malformed values for an argument of `type`. */
 function malformedValues(type: GraphQLInputType): unknown[] {
   const named = getNamedType(type).name;
@@ -129,7 +168,7 @@ describe('bad input: malformed values anywhere yield coded client errors, never 
   });
 
   it.each(cases)('$label', async ({ root, path, type }) => {
-    const admin = await t.token({ organizationId: b.organizationId, scopes: ['*'] });
+    const admin = await allScopes(root);
     for (const value of malformedValues(type)) {
       const { query, variables } = buildOperation(
         root,
@@ -158,7 +197,7 @@ describe('list bounds: the largest admissible list is answered, one item more is
 
   it.each(cases)('$label', async ({ root, slot }) => {
     expect(slot.maxItems, `${root.field.name}(${slot.path.join('.')}) prints no bound`).toBeGreaterThan(0);
-    const admin = await t.token({ organizationId: b.organizationId, scopes: ['*'] });
+    const admin = await allScopes(root);
     const argument = slot.path.join('.');
     const call = (count: number) => {
       const { query, variables } = buildOperation(

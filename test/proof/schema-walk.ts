@@ -22,6 +22,7 @@ import {
 } from 'graphql';
 import { printSchema } from '../../src/schema.ts';
 import { encodeGlobalId } from '../../src/graphql/builder.ts';
+import { encodeCursor } from '../../src/modules/changes/position.ts';
 
 /** The served schema, rebuilt from its printed SDL so directives are readable. */
 export const servedSchema: GraphQLSchema = buildSchema(printSchema());
@@ -71,8 +72,10 @@ export function idSlots(field: GraphQLField<unknown, unknown>): IdSlot[] {
   return slots;
 }
 
-// `id` arguments named after the object they act on; others follow `<type>Id`.
-const ID_TYPE_BY_FIELD: Record<string, string> = { disableModel: 'ModelAccess' };
+// `id` arguments named after the object they act on; others follow `<type>Id`, but for
+// those named after their role.
+const ID_TYPE_BY_FIELD: Record<string, string> = { disableModel: 'ModelAccess', rotateWebhookSecret: 'WebhookEndpoint', replayWebhookEvents: 'WebhookEndpoint' };
+const ID_TYPE_BY_ROLE: Record<string, string> = { targetIds: 'CatalogEntry' };
 
 /** The object type an ID argument of root field `field` names ('*' for node lookups), or null when it cannot be told. */
 export function slotType(field: string, path: string[]): string | null {
@@ -83,6 +86,7 @@ export function slotType(field: string, path: string[]): string | null {
     const type = field.replace(/^[a-z]+/, '');
     return servedSchema.getType(type) ? type : null;
   }
+  if (ID_TYPE_BY_ROLE[name]) return ID_TYPE_BY_ROLE[name]!;
   const match = /^(.*)Ids?$/.exec(name);
   if (!match) return null;
   const type = match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);
@@ -180,6 +184,9 @@ export function validValue(type: GraphQLInputType, idFor: (path: string[]) => st
   }
   switch (named.name) {
     case 'String':
+      // A webhook URL (never connected to: no dispatcher runs), and a feed cursor of now.
+      if (path.at(-1) === 'url') return 'http://127.0.0.1:9/proof-hook';
+      if (path.join('.') === 'input.after') return encodeCursor({ xid: 1n, id: 0n, time: Date.now() });
       // Also a valid capability name, header name and model name; unique within the run.
       return `proof_${crypto.randomBytes(3).toString('hex')}_${(uniqueSuffix++).toString(36)}`;
     case 'Int':

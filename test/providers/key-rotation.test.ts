@@ -4,6 +4,7 @@ import { SecretBox } from '../../src/security/crypto.ts';
 import { scopedTransaction } from '../../src/db/scope.ts';
 import { reencryptProviderSecrets } from '../../src/modules/providers/reencrypt.ts';
 import { openProviderSecrets, sealProviderSecrets } from '../../src/modules/providers/secrets.ts';
+import { currentSecret, sealSecrets } from '../../src/modules/webhooks/secrets.ts';
 import { startTestApp } from '../support/harness.ts';
 
 describe('encryption key rotation', () => {
@@ -28,6 +29,15 @@ describe('encryption key rotation', () => {
       expect(t.services.secretBox.isCurrent(after.encryptedConfig!)).toBe(true);
       expect(openProviderSecrets(new SecretBox(newKey), after.encryptedConfig)).toEqual({ apiKey: 'sk-rotated', customHeaders: [{ name: 'X-A', value: 'b' }] });
       expect(() => new SecretBox(oldKey).open(after.encryptedConfig!)).toThrow();
+
+      // Webhook signing secrets are re-sealed too, and still sign the same.
+      const hook = await scopedTransaction(t.services.database.prisma, { kind: 'tenant', organizationId: org.id }, (tx) =>
+        tx.webhookEndpoint.create({ data: { organizationId: org.id, url: 'https://hooks.example.com/x', encryptedSecret: sealSecrets(oldBox, 'whsec_b2xk') } }),
+      );
+      expect(await reencryptProviderSecrets(t.services.database.prisma, t.services.secretBox)).toBe(1);
+      const resealed = await t.services.database.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: hook.id } });
+      expect(t.services.secretBox.isCurrent(resealed.encryptedSecret)).toBe(true);
+      expect(currentSecret(new SecretBox(newKey), resealed.encryptedSecret)).toBe('whsec_b2xk');
     } finally {
       await t.close();
     }

@@ -1,8 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { buildConnector } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, ok, type TestApp } from '../support/harness.ts';
-import { checkAddress, guardedConnector, OutboundRefused, type Resolve } from '../../src/modules/providers/outbound-guard.ts';
+import { checkAddress, guardedConnector, OutboundRefused, type Resolve } from '../../src/security/outbound-guard.ts';
 import { discoverModels } from '../../src/modules/providers/discovery.ts';
 
 /** An OpenAI-compatible model list on every loopback address (IPv4 and IPv6), counting the connections it sees. */
@@ -194,10 +195,16 @@ describe('DNS answers', () => {
   });
 
   it('checks the address actually connected to, whatever the lookup said', async () => {
-    // A lookup that does not check (as a resolver between check and connect would be).
+    // The name resolves to a public address, but the socket is opened through a lookup
+    // that answers otherwise (as a resolver between check and connect would).
     const unchecked = ((_host: string, options: { all?: boolean }, callback: (e: null, a: unknown, f?: number) => void) =>
       options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4)) as never;
-    const connect = guardedConnector({ denyPrivate: true, timeoutMs: 5000, lookup: unchecked });
+    const connect = guardedConnector({
+      denyPrivate: true,
+      timeoutMs: 5000,
+      resolve: async () => [{ address: '8.8.8.8', family: 4 }],
+      openSocket: (target, _pinned, callback) => buildConnector({ timeout: 5000, lookup: unchecked } as buildConnector.BuildOptions)(target, callback),
+    });
     const before = provider.connections();
     const outcome = await new Promise<{ error: Error | null }>((resolve) =>
       connect({ hostname: 'provider.test', host: 'provider.test', protocol: 'http:', port: String(provider.port) } as never, (...args) =>

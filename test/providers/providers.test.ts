@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApp, ok, codes, type TestApp } from '../support/harness.ts';
 import { fakeProvider, json } from './fake-provider.ts';
-import { checkAddress } from '../../src/modules/providers/outbound-guard.ts';
+import { checkAddress } from '../../src/security/outbound-guard.ts';
+import { scopedTransaction } from '../../src/db/scope.ts';
+import { encodeGlobalId } from '../../src/graphql/builder.ts';
 
 let t: TestApp;
 let org: { id: string; token: string };
@@ -69,13 +71,14 @@ describe('custom provider settings', () => {
     }
   });
 
-  it('merges updates: one secret never drops the other, null/"" and []/null remove, baseUrl keeps secrets', async () => {
+  it('merges updates: one secret never drops the other, null/"" and []/null remove, a same-origin baseUrl keeps secrets', async () => {
     const created = await create({ apiKey: API_KEY, customHeaders: [{ name: 'X-Team', value: HEADER_VALUE }] });
     const update = async (input: Record<string, unknown>) =>
       ok(await t.request<any>(UPDATE, { input: { id: created.id, ...input } }, { token: org.token })).updateCustomProvider.customProvider;
     expect(await update({ apiKey: 'sk-new-key' })).toMatchObject({ hasApiKey: true, customHeaderNames: ['X-Team'] });
     expect(await update({ customHeaders: [{ name: 'X-Other', value: 'v' }] })).toMatchObject({ hasApiKey: true, customHeaderNames: ['X-Other'] });
-    expect(await update({ baseUrl: 'https://gateway.example/v1' })).toMatchObject({ hasApiKey: true, customHeaderNames: ['X-Other'] });
+    // Another path on the same origin (default port spelled out or not) keeps both secrets.
+    expect(await update({ baseUrl: provider.url.replace('/v1', '/v2') })).toMatchObject({ hasApiKey: true, customHeaderNames: ['X-Other'] });
     expect(await update({ apiKey: '' })).toMatchObject({ hasApiKey: false, customHeaderNames: ['X-Other'] });
     expect(await update({ customHeaders: null })).toMatchObject({ hasApiKey: false, customHeaderNames: [] });
     const row = await t.services.database.prisma.agentCustomProvider.findUniqueOrThrow({ where: { id: created.databaseId } });
@@ -83,6 +86,16 @@ describe('custom provider settings', () => {
     for (const input of [{ displayName: null }, { passthrough: null }, { displayName: 'x'.repeat(201) }]) {
       expect(codes(await t.request(UPDATE, { input: { id: created.id, ...input } }, { token: org.token }))).toEqual(['BAD_USER_INPUT']);
     }
+  });
+
+  it('reads a variable left out of the input as an absent field, not as null: nothing is cleared', async () => {
+    const created = await create({ apiKey: API_KEY, customHeaders: [{ name: 'X-Team', value: HEADER_VALUE }] });
+    const DOC = `mutation($which: ID!, $name: String, $secret: String, $extra: [HeaderInput!]) {
+      a: updateCustomProvider(input: { id: $which, displayName: $name, apiKey: $secret, customHeaders: $extra }) { customProvider { displayName hasApiKey customHeaderNames } } }`;
+    const kept = ok(await t.request<any>(DOC, { which: created.id, name: 'renamed' }, { token: org.token }));
+    expect(kept.a.customProvider).toEqual({ displayName: 'renamed', hasApiKey: true, customHeaderNames: ['X-Team'] });
+    const cleared = ok(await t.request<any>(DOC, { which: created.id, secret: null, extra: null }, { token: org.token }));
+    expect(cleared.a.customProvider).toEqual({ displayName: 'renamed', hasApiKey: false, customHeaderNames: [] });
   });
 });
 
@@ -184,8 +197,13 @@ describe('discovery', () => {
   });
 
   it('never reaches link-local or metadata addresses, and private ones when configured', async () => {
-    const metadata = await create({ baseUrl: 'http://169.254.169.254/latest' });
-    const refused = await t.request<any>(REFRESH, { id: metadata.id }, { token: org.token });
+    const saved = await t.request<any>(CREATE, { input: { displayName: 'm', baseUrl: 'http://169.254.169.254/latest' } }, { token: org.token });
+    expect(codes(saved)).toEqual(['BAD_USER_INPUT']);
+    // One stored before save refused it is refused when connecting.
+    const metadata = await scopedTransaction(t.services.database.prisma, { kind: 'tenant', organizationId: org.id }, (tx) =>
+      tx.agentCustomProvider.create({ data: { organizationId: org.id, displayName: 'old', baseUrl: 'http://169.254.169.254/latest' } }),
+    );
+    const refused = await t.request<any>(REFRESH, { id: encodeGlobalId('CustomProvider', metadata.id) }, { token: org.token });
     expect(codes(refused)).toEqual(['UPSTREAM_ERROR']);
     expect(refused.errors?.[0]?.message).toMatch(/refused to connect/);
     expect(() => checkAddress('169.254.169.254', false)).toThrow();

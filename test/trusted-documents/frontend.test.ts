@@ -9,7 +9,11 @@ import {
   CatalogEntriesDocument,
   CustomProvidersDocument,
   DefaultModelDocument,
+  DeleteModelAliasDocument,
   EnableModelDocument,
+  ModelAliasesDocument,
+  ResolveModelAliasDocument,
+  SetModelAliasDocument,
   ModelSettingsChangesDocument,
   SetDefaultModelDocument,
   WorkspaceGrantsDocument,
@@ -105,6 +109,18 @@ describe("the frontend's trusted documents under PERSISTED_DOCUMENTS=require", (
       source: 'CATALOG_ID',
       catalogEntry: { id: first },
     });
+
+    // An alias of the two discovered models: the workspace may use only the second.
+    const alias = ok(await run(SetModelAliasDocument, { name: 'fast', targetIds: [first, second], description: 'chat' })).setModelAlias.modelAlias;
+    expect(alias).toMatchObject({ name: 'fast', level: 'ORGANIZATION', targets: [{ id: first }, { id: second }] });
+    const aliases = ok(await run(ModelAliasesDocument, { workspaceId, first: 10 })).modelAliases;
+    expect(aliases.edges.map((edge) => [edge.node.name, edge.node.description, edge.node.targets.map((target) => target.modelName)])).toEqual([
+      ['fast', 'chat', ['settings-a', 'settings-b']],
+    ]);
+    const route = ok(await run(ResolveModelAliasDocument, { name: 'fast', workspaceId })).resolveModelAlias;
+    expect(route.configs.map((config) => config.modelName)).toEqual(['settings-b']);
+    expect(route.skipped.map((entry) => entry.modelName)).toEqual(['settings-a']);
+    expect(ok(await run(DeleteModelAliasDocument, { name: 'fast' })).deleteModelAlias.deletedId).toBe(alias.id);
 
     for (const subscription of subscriptions) {
       const events = await subscription.waitFor(3);

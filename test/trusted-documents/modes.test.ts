@@ -166,7 +166,7 @@ describe('PERSISTED_DOCUMENTS=require', () => {
   it('applies the cost check and the rate limit to trusted documents', async () => {
     const { user } = await actors(t);
     const expensive = await send(t.app, { documentId: id(EXPENSIVE) }, { token: user });
-    expect(codes(expensive)).toEqual(['BAD_USER_INPUT']);
+    expect(codes(expensive)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(expensive.errors![0]!.extensions).toMatchObject({ maximumCost: 1000 });
     const answers = [];
     for (let i = 0; i < 40; i++) answers.push(codes(await send(t.app, { documentId: id(VIEWER) }, { token: user })));

@@ -1,5 +1,5 @@
 import { loader, type Context } from '../../graphql/context.ts';
-import type { AgentCatalog, Prisma } from '../../generated/prisma/client.ts';
+import { Prisma, type AgentCatalog } from '../../generated/prisma/client.ts';
 import { forbidden } from '../../graphql/errors.ts';
 import { whereAll, type ConnectionArgs, type Connection, type Ordering } from '../../graphql/pagination.ts';
 import { batchedCatalogConnection } from '../catalog/batched-page.ts';
@@ -42,9 +42,30 @@ export function effectiveModelsWhere(organizationId: string, workspaceId: string
 }
 
 /**
- * Whether an entry is one of a workspace's effective models: the membership form of
- * effectiveModelsWhere (same rule), for every (workspace, entry) pair asked in one
- * tick of a request in one statement, so that a page of workspaces costs no more than one.
+ * The SQL form of availableModelsWhere (the same rule): whether the catalog entry
+ * `catalogId` is effective for the workspace `workspaceId` (SQL expressions of the
+ * statement it is part of), or enabled for the organization when there is none. For
+ * statements that decide it for many entries at once.
+ */
+export function availableSql(organizationId: string, workspaceId: Prisma.Sql | null, catalogId: Prisma.Sql): Prisma.Sql {
+  const organization = Prisma.sql`${organizationId}::uuid`;
+  const visible = Prisma.sql`EXISTS (SELECT 1 FROM agent_catalog ac
+    WHERE ac.id = ${catalogId} AND (ac.organization_id IS NULL OR ac.organization_id = ${organization}))`;
+  const organizationGrant = Prisma.sql`EXISTS (SELECT 1 FROM agent_model_access og
+    WHERE og.organization_id = ${organization} AND og.workspace_id IS NULL AND og.catalog_id = ${catalogId})`;
+  if (!workspaceId) return Prisma.sql`(${visible} AND ${organizationGrant})`;
+  return Prisma.sql`(${visible}
+    AND (EXISTS (SELECT 1 FROM agent_model_access wg
+                  WHERE wg.organization_id = ${organization} AND wg.workspace_id = ${workspaceId} AND wg.catalog_id = ${catalogId})
+         OR (${organizationGrant}
+             AND NOT EXISTS (SELECT 1 FROM agent_model_access anyg
+                              WHERE anyg.organization_id = ${organization} AND anyg.workspace_id = ${workspaceId}))))`;
+}
+
+/**
+ * Whether an entry is one of a workspace's effective models, for every (workspace,
+ * entry) pair asked in one tick of a request in one statement, so that a page of
+ * workspaces costs no more than one.
  */
 export function isEffectiveFor(ctx: Context, workspaceId: string, catalogId: string): Promise<boolean> {
   return loader<string, boolean>(ctx, 'effectiveForWorkspace', async (keys) => {
@@ -53,14 +74,7 @@ export function isEffectiveFor(ctx: Context, workspaceId: string, catalogId: str
     const rows = await ctx.db.transaction((tx) => tx.$queryRaw<{ key: string }[]>`
       SELECT p.workspace_id::text || '/' || p.catalog_id::text AS key
       FROM unnest(${pairs.map(([workspace]) => workspace)}::uuid[], ${pairs.map(([, catalog]) => catalog)}::uuid[]) AS p(workspace_id, catalog_id)
-      WHERE EXISTS (SELECT 1 FROM agent_catalog c
-                     WHERE c.id = p.catalog_id AND (c.organization_id IS NULL OR c.organization_id = ${organizationId}::uuid))
-        AND (EXISTS (SELECT 1 FROM agent_model_access g
-                      WHERE g.organization_id = ${organizationId}::uuid AND g.workspace_id = p.workspace_id AND g.catalog_id = p.catalog_id)
-             OR (EXISTS (SELECT 1 FROM agent_model_access g
-                          WHERE g.organization_id = ${organizationId}::uuid AND g.workspace_id IS NULL AND g.catalog_id = p.catalog_id)
-                 AND NOT EXISTS (SELECT 1 FROM agent_model_access g
-                                  WHERE g.organization_id = ${organizationId}::uuid AND g.workspace_id = p.workspace_id)))`);
+      WHERE ${availableSql(organizationId, Prisma.sql`p.workspace_id`, Prisma.sql`p.catalog_id`)}`);
     const effective = new Set(rows.map((row) => row.key));
     return keys.map((key) => effective.has(key));
   }).load(`${workspaceId}/${catalogId}`);
@@ -69,6 +83,17 @@ export function isEffectiveFor(ctx: Context, workspaceId: string, catalogId: str
 /** What a runtime may use: the workspace's effective set, or the organization's when no workspace is named. */
 export function availableModelsWhere(organizationId: string, workspaceId: string | null): CatalogWhere {
   return workspaceId ? effectiveModelsWhere(organizationId, workspaceId) : enabledForOrganizationWhere(organizationId);
+}
+
+/**
+ * The catalog entries a caller may reach, at any depth of a response: a workspace-bound
+ * token only its workspace's effective models (SPEC §17: nothing nested, a provider's
+ * model list, a change event's subject, an entry's `inheritsFrom`, shows it another
+ * one), any other token what its organization can see.
+ */
+export function catalogSeenBy(ctx: Context): CatalogWhere {
+  const workspaceId = ctx.principal.workspaceId;
+  return workspaceId ? effectiveModelsWhere(ctx.db.organizationId, workspaceId) : visibleTo(ctx.db.organizationId);
 }
 
 /** A workspace-bound token may only look at its own workspace (SPEC §1). */

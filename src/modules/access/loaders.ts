@@ -1,25 +1,25 @@
 import { loader, type Context } from '../../graphql/context.ts';
 import type { AgentCatalog, AgentModelAccess, Workspace } from '../../generated/prisma/client.ts';
-import { visibleTo } from '../catalog/filter.ts';
+import { catalogSeenBy } from './effective.ts';
 
-/** Catalog entries visible to the caller's organization, by id, batched per request. */
+/** Catalog entries the caller may see (a workspace-bound token: its workspace's effective ones), by id, batched per request. */
 export function catalogEntryLoader(ctx: Context) {
   return loader<string, AgentCatalog | null>(ctx, 'visibleCatalogEntryById', async (ids) => {
-    const organizationId = ctx.db.organizationId;
     const rows = await ctx.db.transaction((tx) =>
-      tx.agentCatalog.findMany({ where: { id: { in: [...ids] }, ...visibleTo(organizationId) } }),
+      tx.agentCatalog.findMany({ where: { AND: [{ id: { in: [...ids] } }, catalogSeenBy(ctx)] } }),
     );
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? null);
   });
 }
 
-/** Workspaces of the caller's organization, by id, batched per request. */
+/** Workspaces of the caller's organization (a workspace-bound token: its own only), by id, batched per request. */
 export function workspaceLoader(ctx: Context) {
   return loader<string, Workspace | null>(ctx, 'workspaceById', async (ids) => {
     const organizationId = ctx.db.organizationId;
+    const bound = ctx.principal.workspaceId;
     const rows = await ctx.db.transaction((tx) =>
-      tx.workspace.findMany({ where: { id: { in: [...ids] }, organizationId } }),
+      tx.workspace.findMany({ where: { id: { in: bound ? ids.filter((id) => id === bound) : [...ids] }, organizationId } }),
     );
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? null);
@@ -41,12 +41,24 @@ export function accessOverrideLoader(ctx: Context) {
   });
 }
 
-/** Grants of the caller's organization on visible entries, by id, batched per request. */
+/**
+ * Grants of the caller's organization on entries it may see, by id, batched per request;
+ * a workspace-bound token sees only its workspace's and the organization's grants, on
+ * its workspace's effective entries.
+ */
 export function modelAccessLoader(ctx: Context) {
   return loader<string, AgentModelAccess | null>(ctx, 'modelAccessById', async (ids) => {
     const organizationId = ctx.db.organizationId;
+    const bound = ctx.principal.workspaceId;
     const rows = await ctx.db.transaction((tx) =>
-      tx.agentModelAccess.findMany({ where: { id: { in: [...ids] }, organizationId, catalogEntry: visibleTo(organizationId) } }),
+      tx.agentModelAccess.findMany({
+        where: {
+          id: { in: [...ids] },
+          organizationId,
+          catalogEntry: catalogSeenBy(ctx),
+          ...(bound ? { OR: [{ workspaceId: null }, { workspaceId: bound }] } : {}),
+        },
+      }),
     );
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? null);

@@ -9,10 +9,12 @@ export type ResourceType =
   | 'agent_model_access'
   | 'agent_default_model'
   | 'agent_credentials'
+  | 'agent_model_alias'
   | 'workspace'
-  | 'organization';
+  | 'organization'
+  | 'webhook_endpoint';
 
-export type AuditAction = 'create' | 'update' | 'delete' | 'refresh' | 'validate' | 'read';
+export type AuditAction = 'create' | 'update' | 'delete' | 'refresh' | 'validate' | 'read' | 'rotate' | 'replay';
 
 export interface AuditSpec {
   resourceType: ResourceType;
@@ -28,6 +30,8 @@ export interface AuditSpec {
  */
 export class AuditedOperation {
   resourceId: string | null = null;
+  /** The spec's action, unless the operation learns it did another (an upsert that created). */
+  action: AuditAction;
   workspaceId: string | null;
   organizationId: string | null;
   #recorded = false;
@@ -36,6 +40,7 @@ export class AuditedOperation {
     private readonly ctx: Context,
     readonly spec: AuditSpec,
   ) {
+    this.action = spec.action;
     this.workspaceId = ctx.principal.workspaceId;
     this.organizationId = ctx.principal.organizationId;
   }
@@ -91,7 +96,7 @@ export class AuditedOperation {
         organizationId: this.organizationId,
         workspaceId: this.workspaceId,
         resourceType: this.spec.resourceType,
-        action: this.spec.action,
+        action: this.action,
         resourceId: this.resourceId,
         status,
         errorCode,

@@ -2,7 +2,7 @@ import { Prisma } from '../../generated/prisma/client.ts';
 import type { Tx } from '../../db/scope.ts';
 import type { FeedPosition } from './position.ts';
 
-export const CHANGE_SUBJECTS = ['WORKSPACE', 'CATALOG_ENTRY', 'CUSTOM_PROVIDER', 'MODEL_ACCESS', 'DEFAULT_MODEL'] as const;
+export const CHANGE_SUBJECTS = ['WORKSPACE', 'CATALOG_ENTRY', 'CUSTOM_PROVIDER', 'MODEL_ACCESS', 'DEFAULT_MODEL', 'MODEL_ALIAS'] as const;
 export type ChangeSubject = (typeof CHANGE_SUBJECTS)[number];
 export type ChangeAction = 'CREATED' | 'UPDATED' | 'DELETED';
 

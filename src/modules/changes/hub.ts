@@ -10,6 +10,7 @@ import { feedHead, isVisible, pruneFeed, readWholeFeed, type ChangeEvent, type F
 import { comparePositions, type FeedPosition } from './position.ts';
 import { ChangeStream, type FeedWindow } from './stream.ts';
 import { resolveSubjects, type Subjects } from './subjects.ts';
+import { SubscriptionGroups } from './shared-execution.ts';
 
 export const CHANGE_FEED_CHANNEL = 'mcp_change_feed';
 
@@ -29,6 +30,9 @@ export interface ChangeFeedOptions {
 const PRUNE_MARGIN_MS = 60_000;
 const PRUNE_BATCH = 5_000;
 const READ_BATCH = 1_000;
+/** Subscriptions woken per turn of the event loop when the window advances. */
+const WAKE_SLICE = 200;
+const MAX_FAN_OUT_PAUSE_MS = 250;
 /** Retries while a notified transaction is still below an older one in flight. */
 const PENDING_RETRY_MS = { first: 10, max: 1_000 };
 
@@ -68,13 +72,18 @@ export class ChangeFeed implements FeedWindow {
   #poll?: NodeJS.Timeout;
   #listening = false;
   #unlisten?: () => Promise<void>;
-  #advanced = Promise.withResolvers<void>();
+  /** The subscriptions waiting for the window to read further. */
+  #waiting: (() => void)[] = [];
+  #wakingUp = false;
+  #wakeAgain = false;
   #retention?: NodeJS.Timeout;
   #closed = false;
 
   readonly #streams = new Set<ChangeStream>();
   readonly #perActor = new Map<string, number>();
   readonly #subjects = new LRUCache<string, Promise<Subjects>>({ max: 256 });
+  /** Subscribers that would receive the same bytes, executed together (see shared-execution.ts). */
+  readonly groups = new SubscriptionGroups();
   /** Called with how long after its commit an event reached a subscriber. */
   onDelivered?: (lagMs: number) => void;
 
@@ -156,21 +165,25 @@ export class ChangeFeed implements FeedWindow {
 
   subjectsOf(view: FeedView, events: readonly ChangeEvent[]): Promise<Subjects> {
     const reads = new Set(events.map((event) => this.#readOf(event)));
-    return Promise.all(
-      [...reads].map((read) => {
-        const key = `${view.organizationId}|${view.boundWorkspaceId ?? ''}|${read}`;
-        let shared = this.#subjects.get(key);
-        if (!shared) {
-          const visible = this.#window
-            .filter((entry) => entry.read === read && isVisible(entry.event, { ...view, filter: { subjectTypes: null, workspaceId: null } }))
-            .map((entry) => entry.event);
-          shared = resolveSubjects(this.#readerContext(view), visible);
-          shared.catch(() => this.#subjects.delete(key));
-          this.#subjects.set(key, shared);
-        }
-        return shared;
-      }),
-    ).then((maps) => new Map(maps.flatMap((map) => [...map])));
+    // One read (the usual page): its shared map as it is, not a copy per subscriber.
+    if (reads.size === 1) return this.#subjectsOfRead(view, [...reads][0]!);
+    return Promise.all([...reads].map((read) => this.#subjectsOfRead(view, read))).then(
+      (maps) => new Map(maps.flatMap((map) => [...map])),
+    );
+  }
+
+  #subjectsOfRead(view: FeedView, read: number): Promise<Subjects> {
+    const key = `${view.organizationId}|${view.boundWorkspaceId ?? ''}|${read}`;
+    let shared = this.#subjects.get(key);
+    if (!shared) {
+      const visible = this.#window
+        .filter((entry) => entry.read === read && isVisible(entry.event, { ...view, filter: { subjectTypes: null, workspaceId: null } }))
+        .map((entry) => entry.event);
+      shared = resolveSubjects(this.#readerContext(view), visible);
+      shared.catch(() => this.#subjects.delete(key));
+      this.#subjects.set(key, shared);
+    }
+    return shared;
   }
 
   advanced(signal: AbortSignal): Promise<void> {
@@ -181,8 +194,47 @@ export class ChangeFeed implements FeedWindow {
         resolve();
       };
       signal.addEventListener('abort', done, { once: true });
-      void this.#advanced.promise.then(done);
+      this.#waiting.push(done);
     });
+  }
+
+  /**
+   * Wakes the subscriptions that waited, a slice per turn of the event loop: ten
+   * thousand of them woken at once would hold it for the whole fan-out, and every
+   * request and transaction of the instance with it. One fan-out at a time: what the
+   * window read meanwhile goes out in the next one, so a subscription is woken once
+   * per fan-out however many reads it took, and writes their events together.
+   */
+  #wakeWaiting(): void {
+    if (this.#wakingUp) {
+      this.#wakeAgain = true;
+      return;
+    }
+    const woken = this.#waiting;
+    this.#waiting = [];
+    this.#wakingUp = true;
+    const began = Date.now();
+    let next = 0;
+    const slice = () => {
+      const end = Math.min(next + WAKE_SLICE, woken.length);
+      while (next < end) woken[next++]!();
+      if (next < woken.length) {
+        setImmediate(slice);
+        return;
+      }
+      // A fan-out that took long is followed by as long a pause: the instance's other
+      // work gets its turn, and the next fan-out carries more events per write.
+      const pause = Math.min(Date.now() - began, MAX_FAN_OUT_PAUSE_MS);
+      const again = () => {
+        this.#wakingUp = false;
+        if (!this.#wakeAgain) return;
+        this.#wakeAgain = false;
+        this.#wakeWaiting();
+      };
+      if (pause > 0) setTimeout(again, pause).unref();
+      else setImmediate(again);
+    };
+    slice();
   }
 
   #readOf(event: ChangeEvent): number {
@@ -280,11 +332,7 @@ export class ChangeFeed implements FeedWindow {
         }
         if (comparePositions(read.readThrough, this.#readThrough) > 0) this.#readThrough = read.readThrough;
         if (read.events.length === READ_BATCH) this.#readAgain = true;
-        if (advanced) {
-          const { resolve } = this.#advanced;
-          this.#advanced = Promise.withResolvers<void>();
-          resolve();
-        }
+        if (advanced) this.#wakeWaiting();
       } while (this.#readAgain && !this.#closed);
       this.#retryWhilePending();
     } catch (error) {

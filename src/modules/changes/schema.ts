@@ -11,7 +11,17 @@ import { resolveSubjects, subjectOf, subjectTypename } from './subjects.ts';
 import { bounded } from '../../graphql/input-bounds.ts';
 
 const ChangeActionEnum = builder.enumType('ChangeAction', { values: ['CREATED', 'UPDATED', 'DELETED'] as const });
-const ChangeSubjectEnum = builder.enumType('ChangeSubject', { values: CHANGE_SUBJECTS });
+/** The release that added each subject type after the first (printed as the value's description). */
+const SUBJECT_SINCE: Partial<Record<ChangeSubject, string>> = { MODEL_ALIAS: '(v3)' };
+export const ChangeSubjectEnum = builder.enumType('ChangeSubject', {
+  description:
+    'The kinds of object the change feed reports. New kinds are added in later releases: clients must tolerate ' +
+    'subject types they do not know (skip or ignore those events) rather than fail on them.',
+  values: Object.fromEntries(CHANGE_SUBJECTS.map((subject) => [subject, { description: SUBJECT_SINCE[subject] }])) as Record<
+    ChangeSubject,
+    { description?: string }
+  >,
+});
 
 /** An event with its subject as read for the reader (null: gone or not visible). */
 interface ChangeEventView {
@@ -84,7 +94,7 @@ const ChangeEventConnectionRef = builder.objectRef<ChangeEventPage>('ChangeEvent
   }),
 });
 
-const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
+export const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
   fields: (t) => ({
     subjectTypes: t.field({
       type: [ChangeSubjectEnum],
@@ -95,7 +105,7 @@ const ChangeEventFilterInput = builder.inputType('ChangeEventFilter', {
   }),
 });
 
-interface ChangeEventFilter {
+export interface ChangeEventFilter {
   subjectTypes?: readonly ChangeSubject[] | null;
   workspaceId?: string | null;
 }
@@ -187,7 +197,7 @@ builder.subscriptionField('changes', (t) =>
       return ctx.services.changeFeed.subscribe(ctx, view, start, selectedFieldNames(info).has('subject'));
     },
     resolve: (delivery: Delivery) => {
-      if (delivery.kind === 'expired') throw unauthenticated('token expired');
+      if (delivery.kind === 'expired') throw unauthenticated('token expired', true);
       return { event: delivery.event, subject: delivery.subject };
     },
   }),

@@ -2,6 +2,7 @@ import type { Context } from '../../graphql/context.ts';
 import { comparePositions, type FeedPosition } from './position.ts';
 import { readTenantFeed, type ChangeEvent, type FeedRead, type FeedView } from './feed.ts';
 import { resolveSubjects, subjectOf, type Subjects } from './subjects.ts';
+import { whenExpired } from '../../security/auth.ts';
 
 /** What a subscription delivers: an event with its subject, or the end of its token. */
 export type Delivery = { kind: 'event'; event: ChangeEvent; subject: object | null } | { kind: 'expired' };
@@ -18,6 +19,18 @@ export interface FeedWindow {
 
 export const PAGE_SIZE = 100;
 
+/** Deliveries by the subjects map they were read with: subscribers of one view share them rather than hold a copy each. */
+const deliveries = new WeakMap<Subjects, WeakMap<ChangeEvent, Delivery>>();
+const NO_SUBJECTS: Subjects = new Map();
+
+function deliveryOf(subjects: Subjects, event: ChangeEvent): Delivery {
+  let byEvent = deliveries.get(subjects);
+  if (!byEvent) deliveries.set(subjects, (byEvent = new WeakMap()));
+  let delivery = byEvent.get(event);
+  if (!delivery) byEvent.set(event, (delivery = { kind: 'event', event, subject: subjectOf(subjects, event) }));
+  return delivery;
+}
+
 const later = (a: FeedPosition, b: FeedPosition) => (comparePositions(a, b) >= 0 ? a : b);
 
 /**
@@ -33,7 +46,7 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
   #closed = false;
   #expired = false;
   readonly #abort = new AbortController();
-  readonly #expiry: NodeJS.Timeout | undefined;
+  readonly #cancelExpiry: (() => void) | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -49,11 +62,10 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
   ) {
     this.#position = start;
     if (options.expiresAt !== null) {
-      this.#expiry = setTimeout(() => {
+      this.#cancelExpiry = whenExpired(options.expiresAt, () => {
         this.#expired = true;
         this.#abort.abort();
-      }, Math.max(0, options.expiresAt - Date.now()));
-      this.#expiry.unref();
+      });
     }
   }
 
@@ -83,6 +95,17 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
     return { done: true, value: undefined };
   }
 
+  /**
+   * The events of the current page that are already read and not yet taken, without
+   * waiting: a transport that writes them together makes one write of the page.
+   */
+  takeReady(): Delivery[] {
+    const ready = this.#pending;
+    this.#pending = [];
+    for (const delivery of ready) if (delivery.kind === 'event') this.options.onDelivered(delivery.event);
+    return ready;
+  }
+
   async return(): Promise<IteratorResult<Delivery>> {
     this.close();
     return { done: true, value: undefined };
@@ -93,7 +116,7 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending = [];
-    clearTimeout(this.#expiry);
+    this.#cancelExpiry?.();
     this.#abort.abort();
     this.options.onClose();
   }
@@ -109,14 +132,14 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
       if (fromWindow || caughtUp) await this.window.advanced(this.#abort.signal);
       return;
     }
-    let subjects: Subjects = new Map();
+    let subjects = NO_SUBJECTS;
     if (this.options.wantsSubject) {
       // Fields of the subjects resolve with this request's loaders: never from an earlier state.
       this.ctx.loaders.clear();
       subjects = fromWindow ? await this.window.subjectsOf(this.view, read.events) : await resolveSubjects(this.ctx, read.events);
     }
     if (this.#closed) return;
-    this.#pending = read.events.map((event) => ({ kind: 'event', event, subject: subjectOf(subjects, event) }));
+    this.#pending = read.events.map((event) => deliveryOf(subjects, event));
     this.#position = later(read.events.at(-1)!.position, read.readThrough);
   }
 }

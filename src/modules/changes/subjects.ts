@@ -3,6 +3,7 @@ import type DataLoader from 'dataloader';
 import type { Context } from '../../graphql/context.ts';
 import { catalogEntryLoader, modelAccessLoader, workspaceLoader } from '../access/loaders.ts';
 import { customProviderLoader } from '../providers/loaders.ts';
+import { modelAliasLoader } from '../access/aliases.ts';
 import type { ChangeEvent, ChangeSubject } from './feed.ts';
 
 /** The GraphQL type of each kind of subject (DEFAULT_MODEL has no object of its own). */
@@ -12,6 +13,7 @@ const SUBJECT_TYPES: Record<ChangeSubject, { typename: string; load: (ctx: Conte
   CUSTOM_PROVIDER: { typename: 'CustomProvider', load: customProviderLoader },
   MODEL_ACCESS: { typename: 'ModelAccess', load: modelAccessLoader },
   DEFAULT_MODEL: null,
+  MODEL_ALIAS: { typename: 'ModelAlias', load: modelAliasLoader },
 };
 
 export function subjectTypename(subjectType: ChangeSubject): string | null {

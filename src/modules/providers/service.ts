@@ -8,9 +8,11 @@ import type { AuditedOperation } from '../audit/record.ts';
 import type { Tx } from '../../db/scope.ts';
 import { ConnectionLost } from '../../db/failures.ts';
 import { batchedCatalogConnection } from '../catalog/batched-page.ts';
+import { catalogSeenBy } from '../access/effective.ts';
 import { discoverModels, type DiscoveryResult, type DiscoveryTarget } from './discovery.ts';
 import type { DiscoveryKind } from '../../observability/metrics.ts';
 import { openProviderSecrets, sameSecrets, sealProviderSecrets, type Header, type ProviderSecrets } from './secrets.ts';
+import { assertOutboundUrl } from '../../security/outbound-http.ts';
 import { validateApiKey, validateBaseUrl, validateCustomHeaders, validateHeaderName } from './validation.ts';
 
 export const DISCOVERED_PROVIDER = 'custom-model-provider';
@@ -38,9 +40,13 @@ const modelOrdering: Ordering<AgentCatalog> = {
   ],
 };
 
-/** One provider's catalog rows: a keyset query per provider, batched across the response. */
+/**
+ * One provider's catalog rows (for a workspace-bound token, those effective in its
+ * workspace): a keyset query per provider, batched across the response.
+ */
 export function listProviderModels(ctx: Context, providerId: string, args: ConnectionArgs) {
-  return batchedCatalogConnection(ctx, modelOrdering, args, { organizationId: ctx.db.organizationId, customProviderId: providerId });
+  const own = { organizationId: ctx.db.organizationId, customProviderId: providerId };
+  return batchedCatalogConnection(ctx, modelOrdering, args, ctx.principal.workspaceId ? { AND: [own, catalogSeenBy(ctx)] } : own);
 }
 
 interface SettingsInput {
@@ -58,8 +64,37 @@ async function ownProvider(tx: Tx, organizationId: string, id: string): Promise<
   return provider;
 }
 
-const optionalBaseUrl = (value: string | null | undefined) =>
-  value == null || value.trim() === '' ? null : validateBaseUrl(value, 'input.baseUrl');
+/** A base URL to store: valid, and not pointing at a cloud metadata service (SPEC §17). */
+function optionalBaseUrl(value: string | null | undefined): string | null {
+  if (value == null || value.trim() === '') return null;
+  const baseUrl = validateBaseUrl(value, 'input.baseUrl');
+  assertOutboundUrl(new URL(baseUrl), 'input.baseUrl');
+  return baseUrl;
+}
+
+/** scheme://host:port, normalized (case, default ports, IPv4 spellings); null for no URL. */
+const originOf = (baseUrl: string | null) => (baseUrl ? new URL(baseUrl).origin : null);
+
+/**
+ * Credentials follow their origin (SPEC §17): moving `baseUrl` to another origin needs
+ * every stored secret given again in the same call (a new value, or null to remove it),
+ * so that whoever may edit a provider but not read its credentials cannot send them
+ * elsewhere. Clearing the URL sends them nowhere and needs nothing.
+ */
+function assertCredentialsFollow(current: AgentCustomProvider, stored: ProviderSecrets, baseUrl: string | null | undefined, input: SettingsInput) {
+  if (baseUrl === undefined || baseUrl === null || originOf(baseUrl) === originOf(current.baseUrl)) return;
+  const missing = [
+    ...(stored.apiKey && !('apiKey' in input) ? ['input.apiKey'] : []),
+    ...(stored.customHeaders?.length && !('customHeaders' in input) ? ['input.customHeaders'] : []),
+  ];
+  if (missing.length === 0) return;
+  throw new AppError(
+    'BAD_USER_INPUT',
+    `${missing.join(', ')}: moving baseUrl to another origin (${originOf(baseUrl)}) needs the stored credentials given in the same call: ` +
+      `${missing.map((field) => (field === 'input.apiKey' ? 'apiKey (a new key, or null to remove it)' : 'customHeaders (new ones, or null or [] to remove them)')).join(' and ')}`,
+    { argument: missing[0], fields: missing },
+  );
+}
 const optionalKeyHeader = (value: string | null | undefined) =>
   value == null || value.trim() === '' ? null : validateHeaderName(value.trim(), 'input.apiKeyHeader');
 
@@ -101,6 +136,7 @@ export async function updateProvider(ctx: Context, op: AuditedOperation, input: 
   return op.commit(async (tx) => {
     const current = await ownProvider(tx, organizationId, id);
     const stored = openProviderSecrets(ctx.services.secretBox, current.encryptedConfig);
+    assertCredentialsFollow(current, stored, baseUrl, input);
     const keyHeader = apiKeyHeader !== undefined ? apiKeyHeader : current.apiKeyHeader;
     const secrets: ProviderSecrets = {
       apiKey: 'apiKey' in input ? (input.apiKey ? validateApiKey(input.apiKey, 'input.apiKey') : undefined) : stored.apiKey,

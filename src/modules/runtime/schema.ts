@@ -10,7 +10,7 @@ const HeaderRef = builder.objectRef<Header>('Header').implement({
   }),
 });
 
-const ResolvedModelConfigRef = builder.objectRef<runtime.ResolvedModelConfig>('ResolvedModelConfig').implement({
+export const ResolvedModelConfigRef = builder.objectRef<runtime.ResolvedModelConfig>('ResolvedModelConfig').implement({
   description: 'Everything an agent runtime needs to call a model. Contains secrets.',
   fields: (t) => ({
     catalogEntry: t.field({ type: CatalogEntryRef, resolve: (config) => config.catalogEntry }),

@@ -1,6 +1,8 @@
 import type { Context } from '../../graphql/context.ts';
-import type { AgentCatalog } from '../../generated/prisma/client.ts';
-import { forbidden, notFound } from '../../graphql/errors.ts';
+import type { Tx } from '../../db/scope.ts';
+import type { AgentCatalog, AgentCustomProvider } from '../../generated/prisma/client.ts';
+import { conflict, forbidden, notFound } from '../../graphql/errors.ts';
+import { outboundUrlRefusal } from '../../security/outbound-http.ts';
 import { AuditedOperation } from '../audit/record.ts';
 import { visibleTo } from '../catalog/filter.ts';
 import { openProviderSecrets, type Header } from '../providers/secrets.ts';
@@ -55,34 +57,61 @@ export async function resolveModelConfig(
         throw forbidden(`the model is not enabled for ${workspaceId ? 'this workspace' : 'the organization'}`);
       }
 
-      const config: ResolvedModelConfig = {
-        catalogEntry: entry,
-        modelProvider: entry.modelProvider,
-        modelName: entry.modelName,
-        baseUrl: null,
-        passthrough: false,
-        apiKeyHeader: null,
-        apiKey: null,
-        customHeaders: [],
-      };
-      if (!entry.customProviderId) return config;
-      const provider = await tx.agentCustomProvider.findFirstOrThrow({
-        where: { id: entry.customProviderId, organizationId },
-      });
-      const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
-      return {
-        ...config,
-        baseUrl: provider.baseUrl,
-        passthrough: provider.passthrough,
-        apiKeyHeader: provider.apiKeyHeader,
-        apiKey: secrets.apiKey ?? null,
-        customHeaders: secrets.customHeaders ?? [],
-      };
+      const [config] = await runtimeConfigs(ctx, tx, [entry]);
+      return config!;
     });
   } catch (error) {
     await op.fail(error);
     throw error;
   }
+}
+
+/** What a runtime configuration takes of a custom provider. */
+export type ProviderSettings = Pick<AgentCustomProvider, 'baseUrl' | 'passthrough' | 'apiKeyHeader' | 'encryptedConfig'>;
+
+/**
+ * The runtime configuration of an entry the caller may use, with its custom provider
+ * (null for platform and organization entries): the provider's base URL, passthrough,
+ * key header, and its decrypted key and headers.
+ */
+export function runtimeConfig(ctx: Context, entry: AgentCatalog, provider: ProviderSettings | null): ResolvedModelConfig {
+  const config: ResolvedModelConfig = {
+    catalogEntry: entry,
+    modelProvider: entry.modelProvider,
+    modelName: entry.modelName,
+    baseUrl: null,
+    passthrough: false,
+    apiKeyHeader: null,
+    apiKey: null,
+    customHeaders: [],
+  };
+  if (!entry.customProviderId) return config;
+  // The composite foreign key keeps an entry's provider in its organization.
+  if (!provider) throw new Error(`catalog entry ${entry.id} names a custom provider its organization cannot see`);
+  // A base URL saved before metadata services were refused at save is refused here,
+  // so that no runtime is handed one (no migration rewrites stored URLs).
+  const refused = provider.baseUrl ? outboundUrlRefusal(new URL(provider.baseUrl)) : null;
+  if (refused) throw conflict(`the provider's stored baseUrl is refused (${refused}); give it another with updateCustomProvider`);
+  const secrets = openProviderSecrets(ctx.services.secretBox, provider.encryptedConfig);
+  return {
+    ...config,
+    baseUrl: provider.baseUrl,
+    passthrough: provider.passthrough,
+    apiKeyHeader: provider.apiKeyHeader,
+    apiKey: secrets.apiKey ?? null,
+    customHeaders: secrets.customHeaders ?? [],
+  };
+}
+
+/** The runtime configurations of entries the caller may use, in their order; one statement for all their providers. */
+export async function runtimeConfigs(ctx: Context, tx: Tx, entries: readonly AgentCatalog[]): Promise<ResolvedModelConfig[]> {
+  const providerIds = [...new Set(entries.flatMap((entry) => (entry.customProviderId ? [entry.customProviderId] : [])))];
+  const providers =
+    providerIds.length === 0
+      ? []
+      : await tx.agentCustomProvider.findMany({ where: { id: { in: providerIds }, organizationId: ctx.db.organizationId } });
+  const byId = new Map(providers.map((provider) => [provider.id, provider]));
+  return entries.map((entry) => runtimeConfig(ctx, entry, entry.customProviderId ? (byId.get(entry.customProviderId) ?? null) : null));
 }
 
 /** Records a call refused before it ran (missing scope, wrong kind of token). */
