@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/harness.ts';
+import { fencedBlocks, pages } from './pages.ts';
 
-const root = new URL('../../', import.meta.url);
-const pages = ['README.md', ...readdirSync(new URL('docs/', root)).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
 const METRICS_TOKEN = 'metrics-token-for-the-examples';
 
 /**
@@ -14,20 +12,10 @@ const METRICS_TOKEN = 'metrics-token-for-the-examples';
  * examples (`curl -N`) are left to the subscription tests.
  */
 function runnableExamples(): { where: string; script: string }[] {
-  const found: { where: string; script: string }[] = [];
-  for (const page of pages) {
-    const lines = readFileSync(new URL(page, root), 'utf8').split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      if (lines[i]!.trim() !== '```sh') continue;
-      const start = i + 1;
-      while (++i < lines.length && lines[i]!.trim() !== '```');
-      const script = lines.slice(start, i).join('\n');
-      if (/curl\b/.test(script) && script.includes('localhost:4000') && !/[<…]|curl -N/.test(script)) {
-        found.push({ where: `${page}:${start + 1}`, script });
-      }
-    }
-  }
-  return found;
+  return pages
+    .flatMap((page) => fencedBlocks(page, 'sh'))
+    .filter(({ text }) => /curl\b/.test(text) && text.includes('localhost:4000') && !/[<…]|curl -N/.test(text))
+    .map(({ where, text }) => ({ where, script: text }));
 }
 
 describe('shell examples', () => {
