@@ -8,7 +8,7 @@ const typedDocuments = {
 
 // Two projects, each checked against schema.graphql: the operations the tests send, and
 // the frontend's (a model-settings page), whose persisted-documents.json is the
-// manifest the service trusts (PERSISTED_DOCUMENTS_FILE, see README).
+// manifest the service trusts (PERSISTED_DOCUMENTS_FILE, see docs/frontend.md).
 const config: CodegenConfig = {
   schema: 'schema.graphql',
   generates: {

@@ -121,7 +121,7 @@ async function mayRunText(request: Request, verifyToken: TokenVerifier): Promise
 }
 
 /**
- * Trusted documents (PERSISTED_DOCUMENTS, see README): the request's document comes
+ * Trusted documents (PERSISTED_DOCUMENTS, see docs/frontend.md): the request's document comes
  * from the manifest when it names one by id, before parsing, so the query limits, the
  * cost check, the rate limit and the response cache (which keys on the parsed document)
  * apply to it as to any text. The same plugins decide for WebSocket operations

@@ -22,7 +22,7 @@ function processMetrics(): Registry {
 }
 
 /**
- * The service's own figures (README, "Metrics"), next to the GraphQL figures that
+ * The service's own figures (docs/operating.md, "Metrics"), next to the GraphQL figures that
  * yoga's Prometheus plugin writes into the same registry. Every label value comes from
  * a fixed set: no organization, token subject or argument value is ever a label.
  */

@@ -1,4 +1,4 @@
-// The receiver of README.md ("Webhooks"), run as written: it verifies, drops repeats and
+// The receiver of docs/integrating.md ("Webhooks"), run as written: it verifies, drops repeats and
 // applies each subject's events in feed order.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { freePort } from '../../scripts/free-port.ts';
 import { ok, startTestApp, type TestApp } from '../support/harness.ts';
 
 let app: TestApp;
-const file = path.join(import.meta.dirname, `.readme-receiver-${process.pid}.mjs`);
+const file = path.join(import.meta.dirname, `.documented-receiver-${process.pid}.mjs`);
 
 beforeAll(async () => {
   app = await startTestApp({ WEBHOOK_RETRY_SCHEDULE: '200ms', WEBHOOK_TIMEOUT_MS: '2000', WEBHOOK_LEASE_MS: '5000' });
@@ -18,9 +18,9 @@ afterAll(async () => {
   await app?.close();
 });
 
-it('the README receiver verifies every delivery, drops a repeat and applies each subject in feed order', async () => {
-  const readme = fs.readFileSync(path.join(import.meta.dirname, '../../README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Webhooks'));
+it('the documented receiver verifies every delivery, drops a repeat and applies each subject in feed order', async () => {
+  const page = fs.readFileSync(path.join(import.meta.dirname, '../../docs/integrating.md'), 'utf8');
+  const section = page.slice(page.indexOf('## Webhooks'));
   const code = /```js\n([\s\S]*?)```/.exec(section)![1]!;
   expect(code).toContain("from 'standardwebhooks'");
   const org = await app.organization('Readme');
