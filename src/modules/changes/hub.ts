@@ -186,16 +186,8 @@ export class ChangeFeed implements FeedWindow {
     return shared;
   }
 
-  advanced(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      signal.addEventListener('abort', done, { once: true });
-      this.#waiting.push(done);
-    });
+  whenAdvanced(wake: () => void): void {
+    this.#waiting.push(wake);
   }
 
   /**

@@ -13,8 +13,8 @@ export interface FeedWindow {
   eventsAfter(after: FeedPosition, view: FeedView, limit: number): FeedRead | null;
   /** The subjects of events it handed out, resolved once per organization and workspace binding. */
   subjectsOf(view: FeedView, events: readonly ChangeEvent[]): Promise<Subjects>;
-  /** Resolves when the window has read further, or when `signal` aborts. */
-  advanced(signal: AbortSignal): Promise<void>;
+  /** Calls `wake` once the window has read further (calling it earlier, or twice, is harmless). */
+  whenAdvanced(wake: () => void): void;
 }
 
 export const PAGE_SIZE = 100;
@@ -45,7 +45,8 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
   #pending: Delivery[] = [];
   #closed = false;
   #expired = false;
-  readonly #abort = new AbortController();
+  /** Ends the wait for the window, when the stream waits: on close or expiry it must not wait for the next change. */
+  #wake: (() => void) | undefined;
   readonly #cancelExpiry: (() => void) | undefined;
 
   constructor(
@@ -64,7 +65,7 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
     if (options.expiresAt !== null) {
       this.#cancelExpiry = whenExpired(options.expiresAt, () => {
         this.#expired = true;
-        this.#abort.abort();
+        this.#wake?.();
       });
     }
   }
@@ -87,7 +88,7 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
       try {
         await this.#fill();
       } catch (error) {
-        if (this.#abort.signal.aborted) continue;
+        if (this.#closed || this.#expired) continue;
         this.close();
         throw error;
       }
@@ -117,7 +118,7 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
     this.#closed = true;
     this.#pending = [];
     this.#cancelExpiry?.();
-    this.#abort.abort();
+    this.#wake?.();
     this.options.onClose();
   }
 
@@ -129,7 +130,14 @@ export class ChangeStream implements AsyncIterableIterator<Delivery> {
       const caughtUp = comparePositions(read.readThrough, this.#position) <= 0;
       this.#position = later(this.#position, read.readThrough);
       // Replaying from the database stops once it reaches what the window holds.
-      if (fromWindow || caughtUp) await this.window.advanced(this.#abort.signal);
+      if ((fromWindow || caughtUp) && !this.#closed && !this.#expired) {
+        // A resolver, not an AbortSignal's listener: no listener added and removed per change per subscriber.
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          this.window.whenAdvanced(resolve);
+        });
+        this.#wake = undefined;
+      }
       return;
     }
     let subjects = NO_SUBJECTS;
