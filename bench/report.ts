@@ -50,6 +50,8 @@ export interface ScenarioResult {
   statementsPerChange?: number;
   /** E1: events that did not arrive within two seconds of the last change. */
   missingDeliveries?: number;
+  /** E1: events a subscriber received more than once. */
+  repeatedDeliveries?: number;
   /** W1: webhook deliveries while the writer commits (bench/webhooks.ts). */
   webhooks?: WebhookResult;
 }
@@ -215,15 +217,15 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push('');
     lines.push('Subscriptions (E1: SSE subscribers of one organization while a writer commits; delivery = receipt − occurredAt):');
     lines.push('');
-    lines.push('| Scenario | subscribers | delivery p50 ms | delivery p99 ms | SQL stmts per change | missing deliveries | server CPU ms per change | peak RSS MiB |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| Scenario | subscribers | delivery p50 ms | delivery p99 ms | SQL stmts per change | missing deliveries | repeated deliveries | server CPU ms per change | peak RSS MiB |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of subscriptionRows) {
       if (r.status !== 'ok') {
-        lines.push(`| ${r.scenario} | ${r.subscribers} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|').slice(0, 160)} |  |  |  |  |  |`);
+        lines.push(`| ${r.scenario} | ${r.subscribers} | ${r.status}: ${(r.reason ?? '').replace(/\|/g, '\\|').slice(0, 160)} |  |  |  |  |  |  |`);
         continue;
       }
       lines.push(
-        `| ${r.scenario} | ${r.subscribers} | ${fmt(r.deliveryP50Ms, 1)} | ${fmt(r.deliveryP99Ms, 1)} | ${fmt(r.statementsPerChange, 2)} | ${r.missingDeliveries ?? 0} | ${fmt(r.cpuMsPerRequest, 2)} | ${fmt(r.memory?.peakRssMiB, 0)} |`,
+        `| ${r.scenario} | ${r.subscribers} | ${fmt(r.deliveryP50Ms, 1)} | ${fmt(r.deliveryP99Ms, 1)} | ${fmt(r.statementsPerChange, 2)} | ${r.missingDeliveries ?? 0} | ${r.repeatedDeliveries ?? 0} | ${fmt(r.cpuMsPerRequest, 2)} | ${fmt(r.memory?.peakRssMiB, 0)} |`,
       );
     }
   }

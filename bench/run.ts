@@ -437,13 +437,14 @@ async function benchSubscriptions(
         deliveryP99Ms: measured.deliveryP99Ms,
         statementsPerChange: measured.statementsPerChange,
         missingDeliveries: measured.missing,
+        repeatedDeliveries: measured.repeated,
         cpuMsPerRequest: cpuMsPerChange,
         memory: { peakRssMiB: memory.peakRss / MiB, rssMiB: memory.rss / MiB, perScenario },
       });
       log(
         `E1 ${subscribers} subscribers: delivery p50 ${measured.deliveryP50Ms.toFixed(1)} ms, p99 ${measured.deliveryP99Ms.toFixed(1)} ms, ` +
           `${measured.statementsPerChange.toFixed(2)} stmts/change, ${cpuMsPerChange.toFixed(1)} CPU ms/change, ` +
-          `${measured.missing} missing, peak RSS ${(memory.peakRss / MiB).toFixed(0)} MiB`,
+          `${measured.missing} missing, ${measured.repeated} repeated, peak RSS ${(memory.peakRss / MiB).toFixed(0)} MiB`,
       );
     } catch (error) {
       log(`E1 ${subscribers} subscribers: failed: ${(error as Error).message}\nthe service's last lines:\n${server.output()}`);

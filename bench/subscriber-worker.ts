@@ -6,7 +6,8 @@
  *
  * Messages from the parent: `open` {url, query, tokens, concurrency}, `collect`
  * {expected, waitMs}. To the parent: `opened` {count}, `failed` {message},
- * `collected` {lags, missing}.
+ * `collected` {lags, missing, repeated}: an event whose cursor a subscriber had already
+ * received counts as repeated, not as delivered (each must arrive exactly once).
  */
 import http from 'node:http';
 
@@ -15,6 +16,8 @@ type Collect = { type: 'collect'; expected: number; waitMs: number };
 
 interface Subscriber {
   lags: number[];
+  cursors: Set<string>;
+  repeated: number;
   request: http.ClientRequest;
 }
 
@@ -39,7 +42,7 @@ function subscribe(url: URL, query: string, token: string): Promise<Subscriber> 
         authorization: `Bearer ${token}`,
       },
     });
-    const subscriber: Subscriber = { lags: [], request };
+    const subscriber: Subscriber = { lags: [], cursors: new Set(), repeated: 0, request };
     request.on('error', reject);
     request.on('response', (response) => {
       if (response.statusCode !== 200) {
@@ -66,8 +69,14 @@ function subscribe(url: URL, query: string, token: string): Promise<Subscriber> 
           if (!message.startsWith('event: next')) continue;
           const data = message.indexOf('\ndata: ');
           if (data < 0) continue;
-          const event = (JSON.parse(message.slice(data + 7)) as { data?: { changes?: { occurredAt: string } } }).data?.changes;
-          if (event) subscriber.lags.push(now - Date.parse(event.occurredAt));
+          const event = (JSON.parse(message.slice(data + 7)) as { data?: { changes?: { cursor: string; occurredAt: string } } }).data?.changes;
+          if (!event) continue;
+          if (subscriber.cursors.has(event.cursor)) {
+            subscriber.repeated++;
+            continue;
+          }
+          subscriber.cursors.add(event.cursor);
+          subscriber.lags.push(now - Date.parse(event.occurredAt));
         }
       });
       response.on('error', () => {});
@@ -96,7 +105,8 @@ async function collect(message: Collect): Promise<void> {
   const lags = subscribers.flatMap((s) => s.lags);
   const missing = subscribers.reduce((sum, s) => sum + Math.max(0, message.expected - s.lags.length), 0);
   for (const subscriber of subscribers) subscriber.request.destroy();
-  send({ type: 'collected', lags, missing });
+  const repeated = subscribers.reduce((sum, s) => sum + s.repeated, 0);
+  send({ type: 'collected', lags, missing, repeated });
 }
 
 process.on('message', (message: Open | Collect) => {

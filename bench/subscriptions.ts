@@ -16,6 +16,8 @@ export interface SubscriptionResult {
   changes: number;
   deliveries: number;
   missing: number;
+  /** Events a subscriber received a second time. */
+  repeated: number;
   deliveryP50Ms: number;
   deliveryP99Ms: number;
   deliveryMaxMs: number;
@@ -119,7 +121,7 @@ export async function measureSubscriptions(options: {
     // Every subscriber has the last change, or two seconds have passed.
     const collected = await Promise.all(
       workers.map((worker) =>
-        worker.request<{ lags: number[]; missing: number }>({ type: 'collect', expected: options.changes, waitMs: 2_000 }, 'collected'),
+        worker.request<{ lags: number[]; missing: number; repeated: number }>({ type: 'collect', expected: options.changes, waitMs: 2_000 }, 'collected'),
       ),
     );
     const cpuMs = options.serviceCpuMs() - cpuBefore;
@@ -132,6 +134,7 @@ export async function measureSubscriptions(options: {
       changes: options.changes,
       deliveries: lags.length,
       missing: collected.reduce((sum, c) => sum + c.missing, 0),
+      repeated: collected.reduce((sum, c) => sum + c.repeated, 0),
       deliveryP50Ms: latency.p50,
       deliveryP99Ms: latency.p99,
       deliveryMaxMs: latency.max,
