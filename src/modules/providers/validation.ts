@@ -1,4 +1,5 @@
 import { badInput } from '../../graphql/errors.ts';
+import { httpUrl } from '../../graphql/validation.ts';
 import type { Header } from './secrets.ts';
 
 // RFC 7230 token characters.
@@ -10,17 +11,7 @@ export const MAX_HEADER_VALUE_LENGTH = 2048;
 export const MAX_API_KEY_LENGTH = 4096;
 
 export function validateBaseUrl(value: string, argument: string): string {
-  const trimmed = value.trim();
-  if (trimmed.length > 500) throw badInput(argument, 'must be at most 500 characters');
-  let url: URL;
-  try {
-    url = new URL(trimmed);
-  } catch {
-    throw badInput(argument, 'must be an absolute http(s) URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badInput(argument, 'scheme must be http or https');
-  if (!url.hostname) throw badInput(argument, 'must name a host');
-  if (url.username || url.password) throw badInput(argument, 'must not carry credentials; use apiKey or customHeaders');
+  const { text: trimmed, url } = httpUrl(value, argument, 500, '; use apiKey or customHeaders');
   // Discovery appends /models to the URL; a query or fragment would end up before it.
   if (url.search || url.hash || trimmed.includes('?') || trimmed.includes('#')) {
     throw badInput(argument, 'must not contain a query or fragment');
